@@ -1,0 +1,223 @@
+"""The HTTP API, mounted into the Reflex app. Routes stay thin: the services own the rules."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+
+from openv_app.db import database_is_reachable
+from openv_app.models import Video
+from openv_app.services.auth import AuthError, resolve_user
+from openv_app.services.jobs import GenerationRequest, InvalidInput, JobError, JobService, NotFound
+from openv_app.services.runpod_client import RunPodError, RunPodJob
+from openv_app.services.signing import webhook_token_matches
+from openv_app.services.storage import LocalStorage, StorageError, content_type_for
+from openv_app.services.wiring import get_job_service
+from openv_app.settings import get_settings
+
+MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
+
+
+class VideoOut(BaseModel):
+    id: uuid.UUID
+    status: str
+    runpod_status: str | None
+    runpod_job_id: str | None
+    progress: int
+    stage: str | None
+    error: str | None
+    prompt: str
+    negative_prompt: str
+    model: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    steps: int
+    guidance_scale: float
+    seed: int
+    duration_s: float | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    video_url: str | None = None
+    poster_url: str | None = None
+    download_url: str | None = None
+
+
+class VideoPage(BaseModel):
+    videos: list[VideoOut]
+    next_cursor: str | None
+
+
+async def video_out(service: JobService, video: Video) -> VideoOut:
+    out = VideoOut.model_validate(video, from_attributes=True)
+    if video.video_path:
+        out.video_url = await service.storage.create_download_url(video.video_path)
+        out.download_url = await service.storage.create_download_url(video.video_path, f"openv-{video.id}.mp4")
+    if video.poster_path:
+        out.poster_url = await service.storage.create_download_url(video.poster_path)
+    return out
+
+
+def error_response(status_code: int, message: str, field: str | None = None, **details: Any) -> JSONResponse:
+    body = {"error": message, **({"field": field} if field else {}), **details}
+    return JSONResponse(body, status_code=status_code)
+
+
+def current_user(authorization: Annotated[str | None, Header()] = None) -> str:
+    return resolve_user(get_settings(), authorization)
+
+
+User = Annotated[str, Depends(current_user)]
+Service = Annotated[JobService, Depends(get_job_service)]
+
+api = FastAPI(title="OpenV API", version=get_settings().app_version, docs_url="/api/docs", openapi_url="/api/openapi.json")
+
+
+@api.exception_handler(JobError)
+async def _job_error(request: Request, error: JobError) -> JSONResponse:
+    return error_response(error.status_code, error.message, error.field, **error.details)
+
+
+@api.exception_handler(AuthError)
+async def _auth_error(request: Request, error: AuthError) -> JSONResponse:
+    return error_response(401, str(error))
+
+
+@api.exception_handler(RunPodError)
+async def _runpod_error(request: Request, error: RunPodError) -> JSONResponse:
+    return error_response(502, str(error))
+
+
+async def json_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError as error:
+        raise InvalidInput("body: not valid JSON", field="body") from error
+
+
+@api.get("/api/health")
+async def health() -> dict[str, Any]:
+    database_ok = database_is_reachable()
+    return {"status": "ok" if database_ok else "degraded", "database": database_ok, "version": get_settings().app_version}
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+_SUBMIT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": GenerationRequest.model_json_schema()}}}}
+
+
+@api.post("/api/runpod", status_code=201, response_model=VideoOut, openapi_extra=_SUBMIT_SCHEMA)
+async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
+    """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""
+    video = await service.submit(user, await json_body(request))
+    return await video_out(service, video)
+
+
+@api.get("/api/runpod")
+async def runpod_health(user: User, service: Service) -> dict[str, Any]:
+    return await service.runpod.health()
+
+
+@api.post("/api/runpod/webhook")
+async def runpod_webhook(
+    request: Request, service: Service, video_id: str | None = None, token: str | None = None
+) -> dict[str, Any]:
+    """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
+    if not video_id or not webhook_token_matches(get_settings().secret, video_id, token):
+        return error_response(401, "invalid webhook token", "token")
+    try:
+        report = RunPodJob.model_validate(await json_body(request))
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "body"
+        return error_response(422, f"{name}: {first['msg']}", name)
+    changed = await service.apply_report(video_id, report)
+    return {"ok": True, "changed": changed}
+
+
+@api.get("/api/runpod/{video_id}", response_model=VideoOut)
+async def video_status(video_id: str, user: User, service: Service) -> VideoOut:
+    return await video_out(service, service.get_video(user, video_id))
+
+
+@api.post("/api/runpod/{video_id}/cancel", response_model=VideoOut)
+async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
+    return await video_out(service, await service.cancel(user, video_id))
+
+
+@api.post("/api/runpod/{video_id}/retry", status_code=201, response_model=VideoOut)
+async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
+    return await video_out(service, await service.retry(user, video_id))
+
+
+# --- library ---------------------------------------------------------------------------------
+
+
+@api.get("/api/videos", response_model=VideoPage)
+async def list_videos(
+    user: User, service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
+) -> VideoPage:
+    videos, next_cursor = service.list_videos(user, limit, before)
+    return VideoPage(videos=[await video_out(service, video) for video in videos], next_cursor=next_cursor)
+
+
+@api.get("/api/videos/{video_id}", response_model=VideoOut)
+async def get_video(video_id: str, user: User, service: Service) -> VideoOut:
+    return await video_out(service, service.get_video(user, video_id))
+
+
+@api.delete("/api/videos/{video_id}", status_code=204)
+async def delete_video(video_id: str, user: User, service: Service) -> Response:
+    await service.delete(user, video_id)
+    return Response(status_code=204)
+
+
+# --- local storage (signed URLs instead of user auth: the worker and <video> use them) ---------
+
+
+def local_storage(service: Service) -> LocalStorage:
+    if not isinstance(service.storage, LocalStorage):
+        raise NotFound("local storage is not enabled")
+    return service.storage
+
+
+@api.put("/api/storage/{path:path}", include_in_schema=False)
+async def upload_file(
+    path: str, request: Request, storage: Annotated[LocalStorage, Depends(local_storage)],
+    expires: str | None = None, sig: str | None = None,
+) -> dict[str, Any]:
+    if not storage.signature_is_valid("PUT", path, expires, sig):
+        return error_response(403, "invalid or expired upload URL", "sig")
+    data = await request.body()
+    if len(data) > MAX_UPLOAD_BYTES:
+        return error_response(413, "file too large", "body")
+    try:
+        storage.write(path, data)
+    except StorageError as error:
+        return error_response(400, str(error), "path")
+    return {"path": path, "size": len(data)}
+
+
+@api.get("/api/storage/{path:path}", include_in_schema=False)
+async def download_file(
+    path: str, storage: Annotated[LocalStorage, Depends(local_storage)],
+    expires: str | None = None, sig: str | None = None, download: str | None = None,
+) -> Response:
+    if not storage.signature_is_valid("GET", path, expires, sig):
+        return error_response(403, "invalid or expired download URL", "sig")
+    try:
+        file = storage.file_path(path)
+    except StorageError as error:
+        return error_response(400, str(error), "path")
+    if not file.is_file():
+        return error_response(404, "file not found")
+    return FileResponse(file, media_type=content_type_for(path), filename=download,
+                        content_disposition_type="attachment" if download else "inline")

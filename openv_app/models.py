@@ -1,0 +1,84 @@
+"""Database tables (SQLModel). Every table the app owns lives in this module."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite drops the offset on storage, so values read back are re-tagged as UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _timestamp(nullable: bool = True, **kwargs: Any) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, **kwargs)
+
+
+class Video(SQLModel, table=True):
+    __tablename__ = "videos"
+    __table_args__ = (
+        sa.Index("ix_videos_user_created", "user_id", sa.text("created_at DESC")),
+        sa.Index("ix_videos_status", "status"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: str = Field(max_length=255)
+    prompt: str = Field(sa_type=sa.Text)
+    negative_prompt: str = Field(default="", sa_type=sa.Text)
+    model: str = Field(max_length=100)
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    steps: int
+    guidance_scale: float
+    seed: int = Field(sa_type=sa.BigInteger)
+
+    status: str = Field(default="PENDING", max_length=20)
+    runpod_status: str | None = Field(default=None, max_length=20)
+    runpod_job_id: str | None = Field(default=None, max_length=255, unique=True)
+    progress: int = 0
+    stage: str | None = Field(default=None, max_length=50)
+    video_path: str | None = Field(default=None, max_length=500)
+    poster_path: str | None = Field(default=None, max_length=500)
+    duration_s: float | None = None
+    timings: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    completed_at: datetime | None = _timestamp()
+    deleted_at: datetime | None = _timestamp()
+    # Set once the stored files of a deleted video are gone; until then cleanup retries.
+    files_removed_at: datetime | None = _timestamp()
+    # Status-poller lease: one app process polls a given job at a time.
+    poll_lease_until: datetime | None = _timestamp()

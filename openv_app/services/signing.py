@@ -1,0 +1,24 @@
+"""HMAC-SHA256 signatures: per-video webhook tokens and the local storage's signed URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def sign(secret: str, message: str) -> str:
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_matches(secret: str, message: str, signature: str | None) -> bool:
+    if not signature:
+        return False
+    return hmac.compare_digest(sign(secret, message), signature)
+
+
+def webhook_token(secret: str, video_id: str) -> str:
+    return sign(secret, f"webhook:{video_id}")
+
+
+def webhook_token_matches(secret: str, video_id: str, token: str | None) -> bool:
+    return signature_matches(secret, f"webhook:{video_id}", token)

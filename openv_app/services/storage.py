@@ -1,0 +1,85 @@
+"""File storage behind one interface: a local folder served by the app (default) or Supabase.
+
+The worker never holds storage keys: it uploads with HTTP PUT to a signed, expiring URL.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, urlencode
+
+from openv_app.services.signing import sign, signature_matches
+
+CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
+
+
+class StorageError(Exception):
+    """A storage operation failed; the caller may retry later."""
+
+
+class Storage(Protocol):
+    async def create_upload_url(self, path: str) -> str: ...
+
+    async def create_download_url(self, path: str, download_name: str | None = None) -> str: ...
+
+    async def delete(self, paths: list[str]) -> None:
+        """Remove files; a file already gone is not an error."""
+
+
+def video_paths(user_id: str, video_id: str) -> tuple[str, str]:
+    return f"{user_id}/{video_id}.mp4", f"{user_id}/{video_id}.jpg"
+
+
+def content_type_for(path: str) -> str:
+    return CONTENT_TYPES.get(Path(path).suffix, "application/octet-stream")
+
+
+class LocalStorage:
+    """Files in a local folder; the app serves `/api/storage/{path}` with signed query strings."""
+
+    def __init__(self, root: Path, base_url: str, secret: str, ttl_s: int) -> None:
+        self.root = root.resolve()
+        self.base_url = base_url
+        self._secret = secret
+        self.ttl_s = ttl_s
+
+    def _signed_url(self, method: str, path: str, extra: dict[str, str] | None = None) -> str:
+        expires = str(int(time.time()) + self.ttl_s)
+        query = {"expires": expires, "sig": sign(self._secret, f"{method}\n{path}\n{expires}")}
+        query.update(extra or {})
+        return f"{self.base_url}/api/storage/{quote(path)}?{urlencode(query)}"
+
+    def signature_is_valid(self, method: str, path: str, expires: str | None, sig: str | None) -> bool:
+        if not expires or not expires.isdigit() or int(expires) < time.time():
+            return False
+        return signature_matches(self._secret, f"{method}\n{path}\n{expires}", sig)
+
+    def file_path(self, path: str) -> Path:
+        """The file for a storage path; refuses paths that escape the root."""
+        candidate = (self.root / path).resolve()
+        if self.root not in candidate.parents:
+            raise StorageError(f"invalid storage path: {path!r}")
+        return candidate
+
+    def write(self, path: str, data: bytes) -> None:
+        target = self.file_path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".part")
+        partial.write_bytes(data)
+        partial.replace(target)  # readers never see a half-written file
+
+    async def create_upload_url(self, path: str) -> str:
+        return self._signed_url("PUT", path)
+
+    async def create_download_url(self, path: str, download_name: str | None = None) -> str:
+        extra = {"download": download_name} if download_name else None
+        return self._signed_url("GET", path, extra)
+
+    async def delete(self, paths: list[str]) -> None:
+        try:
+            for path in paths:
+                self.file_path(path).unlink(missing_ok=True)
+        except OSError as error:
+            raise StorageError(str(error)) from error

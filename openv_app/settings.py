@@ -1,0 +1,125 @@
+"""The app's configuration: read once from the environment (and `.env`) into one object.
+
+A missing or malformed value fails at start-up with pydantic's message, which names the
+environment variable. Nothing here is sent to the browser.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / ".data"
+
+# The local RunPod-compatible endpoint (worker/local_endpoint.py) listens here by default.
+LOCAL_RUNPOD_BASE_URL = "http://127.0.0.1:8765/v2"
+LOCAL_RUNPOD_ENDPOINT_ID = "local"
+LOCAL_RUNPOD_API_KEY = "local-dev-key"
+
+
+def _dev_secret() -> str:
+    """A random secret kept in the project's data folder, so dev webhooks survive restarts."""
+    path = DATA_DIR / "dev_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # Set by `reflex run --env prod`; dev sign-in is refused in prod unless explicitly allowed.
+    reflex_env_mode: Literal["dev", "prod"] = "dev"
+    app_version: str = "0.1.0"
+
+    database_url: str = f"sqlite:///{DATA_DIR / 'openv.db'}"
+    # Where RunPod (or the local endpoint) reaches this app: webhooks and signed storage URLs.
+    public_base_url: str = "http://localhost:8000"
+    webhook_secret: SecretStr | None = None
+
+    runpod_api_key: SecretStr | None = None
+    runpod_endpoint_id: str = LOCAL_RUNPOD_ENDPOINT_ID
+    runpod_base_url: str = LOCAL_RUNPOD_BASE_URL
+    runpod_execution_timeout_s: int = Field(default=600, gt=0)
+    runpod_job_ttl_s: int = Field(default=24 * 3600, gt=0)
+    poll_interval_s: float = Field(default=3.0, gt=0)
+
+    storage_backend: Literal["local", "supabase"] = "local"
+    local_storage_dir: Path = DATA_DIR / "storage"
+    signed_url_ttl_s: int = Field(default=3600, gt=0)
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+    supabase_bucket: str = "videos"
+
+    clerk_secret_key: SecretStr | None = None
+    clerk_publishable_key: str | None = None
+    clerk_jwt_key: str | None = None
+    clerk_authorized_parties: list[str] = Field(default_factory=list)
+    allow_dev_auth_in_prod: bool = False
+
+    max_concurrent_jobs: int = Field(default=3, ge=1)
+    daily_quota: int = Field(default=50, ge=1)
+    max_prompt_length: int = Field(default=1000, ge=1)
+    default_model: str = "wan2.1-t2v-1.3b"
+
+    @field_validator("public_base_url", "runpod_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("clerk_jwt_key")
+    @classmethod
+    def _real_newlines(cls, value: str | None) -> str | None:
+        # A PEM key pasted into .env usually carries literal "\n" sequences.
+        return value.replace("\\n", "\n") if value else value
+
+    @model_validator(mode="after")
+    def _check_production_requirements(self) -> Settings:
+        if self.reflex_env_mode == "prod" and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required when the app runs in production mode")
+        if self.reflex_env_mode == "prod" and self.dev_auth and not self.allow_dev_auth_in_prod:
+            raise ValueError(
+                "CLERK_SECRET_KEY (or CLERK_JWT_KEY) is required in production mode; "
+                "set ALLOW_DEV_AUTH_IN_PROD=true to run the single-user dev sign-in anyway"
+            )
+        if self.storage_backend == "supabase" and not (
+            self.supabase_url and self.supabase_service_role_key
+        ):
+            raise ValueError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are required for STORAGE_BACKEND=supabase")
+        return self
+
+    @property
+    def dev_auth(self) -> bool:
+        """Single-user dev sign-in: only when no Clerk keys are configured."""
+        return self.clerk_secret_key is None and self.clerk_jwt_key is None
+
+    @property
+    def uses_local_runpod(self) -> bool:
+        return self.runpod_api_key is None
+
+    @property
+    def runpod_key(self) -> str:
+        if self.runpod_api_key is None:
+            return LOCAL_RUNPOD_API_KEY
+        return self.runpod_api_key.get_secret_value()
+
+    @property
+    def secret(self) -> str:
+        """Server secret for webhook tokens and local signed URLs."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        return _dev_secret()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

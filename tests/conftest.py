@@ -1,0 +1,265 @@
+"""Shared fixtures: databases (PostgreSQL and SQLite), a local RunPod endpoint, the HTTP API
+served on a real port, and a browser.
+
+Where PostgreSQL or chromium is missing the tests that need them are skipped with a reason;
+with CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Settings are read once per process: fix the test environment before the app is imported.
+os.environ.update(
+    WEBHOOK_SECRET="test-webhook-secret",
+    REFLEX_TELEMETRY_ENABLED="false",
+    REFLEX_CHECK_LATEST_VERSION="false",
+)
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from openv_app.services.jobs import JobService
+from openv_app.services.runpod_client import RunPodClient
+from openv_app.services.storage import LocalStorage
+from openv_app.settings import PROJECT_ROOT, Settings
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+def missing(what: str) -> None:
+    """Skip locally; fail in CI, where everything must be present."""
+    if IN_CI:
+        pytest.fail(f"{what} is required when CI=true")
+    pytest.skip(f"{what} is not available")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout}s")
+
+
+# --- databases ---------------------------------------------------------------------------
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.downgrade(config, revision)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError:
+        missing(f"PostgreSQL at {POSTGRES_ADMIN_URL}")
+    finally:
+        engine.dispose()
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of the parametrized kind, dropped afterwards."""
+    kind = getattr(request, "param", "postgresql")
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    admin_url = request.getfixturevalue("postgres_server")
+    name = f"openv_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    migrate(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    from openv_app.db import make_engine
+
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every database test runs against PostgreSQL and SQLite."""
+    if "empty_database_url" in metafunc.fixturenames:
+        metafunc.parametrize("empty_database_url", ["postgresql", "sqlite"], indirect=True)
+
+
+# --- servers on real ports -----------------------------------------------------------------
+
+
+class ServerThread:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        wait_until(lambda: self.server.started, timeout=15)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class LocalRunPod:
+    endpoint: Any
+    base_url: str
+    api_key: str = "test-runpod-key"
+    endpoint_id: str = "local"
+
+    def client(self, **kwargs: Any) -> RunPodClient:
+        return RunPodClient(self.base_url, self.endpoint_id, self.api_key, **kwargs)
+
+
+def start_local_runpod(handler: Callable, **kwargs: Any) -> tuple[ServerThread, LocalRunPod]:
+    from worker.local_endpoint import LocalEndpoint
+
+    endpoint = LocalEndpoint(handler, api_key="test-runpod-key", **kwargs)
+    server = ServerThread(endpoint.app).__enter__()
+    return server, LocalRunPod(endpoint, f"{server.url}/v2")
+
+
+@pytest.fixture
+def runpod_factory() -> Iterator[Callable[..., LocalRunPod]]:
+    """Starts local RunPod endpoints running a given handler; stops them afterwards."""
+    servers: list[ServerThread] = []
+
+    def start(handler: Callable, **kwargs: Any) -> LocalRunPod:
+        kwargs.setdefault("webhook_retry_delay_s", 0.2)
+        server, runpod = start_local_runpod(handler, **kwargs)
+        servers.append(server)
+        return runpod
+
+    yield start
+    for server in servers:
+        server.__exit__()
+
+
+@dataclass
+class AppUnderTest:
+    url: str
+    service: JobService
+    storage: LocalStorage
+
+
+@pytest.fixture
+def app_factory(engine: sa.Engine, tmp_path: Path) -> Iterator[Callable[..., AppUnderTest]]:
+    """The HTTP API (the FastAPI app the Reflex app mounts) on a real port, wired to a test
+    database, local storage in tmp_path and the given RunPod endpoint."""
+    from openv_app.api.routes import api
+    from openv_app.services.wiring import get_job_service
+
+    servers: list[ServerThread] = []
+
+    def start(runpod: LocalRunPod | None = None, runpod_client: RunPodClient | None = None, **settings: Any) -> AppUnderTest:
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        config = Settings(public_base_url=base_url, webhook_secret="test-webhook-secret", poll_interval_s=0.2, **settings)
+        storage = LocalStorage(tmp_path / "storage", base_url, config.secret, ttl_s=600)
+        client = runpod_client or (runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1))
+        service = JobService(settings=config, engine=engine, runpod=client, storage=storage)
+        api.dependency_overrides[get_job_service] = lambda: service
+        servers.append(ServerThread(api, port).__enter__())
+        return AppUnderTest(base_url, service, storage)
+
+    yield start
+    for server in servers:
+        server.__exit__()
+    api.dependency_overrides.clear()
+
+
+# --- handlers for the local endpoint -------------------------------------------------------
+
+
+def tiny_handler_input(**overrides: Any) -> dict[str, Any]:
+    return {"prompt": "a red fox running through snow", "width": 128, "height": 128, "num_frames": 9, "fps": 8, "steps": 3, "seed": 7, **overrides}
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Wan pipeline, built once per test run, used by the real handler."""
+    from worker.engines import build_tiny_wan
+
+    folder = tmp_path_factory.mktemp("tiny-wan")
+    build_tiny_wan(folder)
+    os.environ["OPENV_TINY_DIR"] = str(folder)
+    os.environ["OPENV_ENGINE"] = "tiny"
+    return folder
+
+
+# --- browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        missing(f"chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+def run_async(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)

@@ -1,0 +1,45 @@
+"""Small RunPod handlers for the local endpoint in tests (the real worker has its own tests)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from worker.encode import encode_mp4, encode_poster
+from worker.progress import report_progress
+from worker.upload import put_file
+
+
+def quick_video_handler(job: dict[str, Any]) -> dict[str, Any]:
+    """Reports progress, uploads a real 1-second MP4 and poster, returns the worker's output shape."""
+    job_input = job["input"]
+    frames = np.zeros((8, 64, 64, 3), dtype=np.uint8)
+    frames[:, :, :, 0] = np.linspace(0, 255, 8, dtype=np.uint8)[:, None, None]
+    for step in range(1, 3):
+        report_progress(job, {"stage": "denoising", "step": step, "total": 2})
+        time.sleep(0.05)
+    put_file(job_input["upload"]["video"], encode_mp4(frames, 8), "video/mp4")
+    put_file(job_input["upload"]["poster"], encode_poster(frames), "image/jpeg")
+    return {"video": "uploaded", "poster": "uploaded", "seed": job_input["seed"], "width": 64, "height": 64,
+            "num_frames": 8, "fps": 8, "duration_s": 1.0, "timings": {"total_s": 0.1}}
+
+
+class GatedHandler:
+    """Holds each job IN_PROGRESS until released, so tests can act on a running job."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
+        report_progress(job, {"stage": "denoising", "step": 1, "total": 4})
+        self.started.set()
+        self.release.wait(timeout=30)
+        return quick_video_handler(job)
+
+
+def failing_handler(job: dict[str, Any]) -> dict[str, Any]:
+    return {"error": "invalid input: width: too large"}

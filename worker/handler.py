@@ -1,0 +1,147 @@
+"""The RunPod serverless handler: prompt in, MP4 + poster uploaded, metadata out.
+
+On RunPod: `python -u handler.py` (runpod.serverless.start). Locally the local endpoint
+imports `handler` and runs it the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from worker.encode import encode_mp4, encode_poster
+from worker.engines import EngineConfig, GenerationParams, WeightsMissing, load_engine, snap_frames, snap_size
+from worker.progress import report_progress
+from worker.upload import UploadError, put_file
+
+log = logging.getLogger("worker")
+
+# Without upload URLs a small video comes back inline; a large one must be uploaded.
+INLINE_LIMIT_BYTES = 8 * 1024 * 1024
+
+
+class UploadTargets(BaseModel):
+    video: str = Field(min_length=1)
+    poster: str | None = None
+
+
+class JobInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    negative_prompt: str = Field(default="", max_length=4000)
+    model: str | None = None
+    width: int = Field(default=832, ge=16, le=1920)
+    height: int = Field(default=480, ge=16, le=1920)
+    num_frames: int = Field(default=33, ge=1, le=241)
+    fps: int = Field(default=16, ge=1, le=60)
+    steps: int = Field(default=30, ge=1, le=200)
+    guidance_scale: float = Field(default=5.0, ge=0, le=30)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    upload: UploadTargets | None = None
+
+
+def validation_message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]) or "input"
+    return f"invalid input: {name}: {first['msg']}"
+
+
+def handler(job: dict[str, Any]) -> dict[str, Any]:
+    try:
+        params = JobInput.model_validate(job.get("input") or {})
+    except ValidationError as error:
+        return {"error": validation_message(error)}
+    try:
+        return generate(job, params)
+    except (WeightsMissing, UploadError) as error:
+        return {"error": str(error)}
+    except Exception as error:  # a clear one-line error, never a traceback dump
+        log.exception("generation failed")
+        return {"error": f"generation failed: {type(error).__name__}: {error}"}
+
+
+def generate(job: dict[str, Any], params: JobInput) -> dict[str, Any]:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    report_progress(job, {"stage": "loading", "step": 0, "total": params.steps})
+    engine = load_engine(EngineConfig.from_env())
+    timings["load_s"] = time.perf_counter() - started
+
+    request = GenerationParams(
+        prompt=params.prompt,
+        negative_prompt=params.negative_prompt,
+        width=snap_size(params.width),
+        height=snap_size(params.height),
+        num_frames=snap_frames(params.num_frames),
+        steps=params.steps,
+        guidance_scale=params.guidance_scale,
+        seed=params.seed,
+    )
+
+    def on_step(step: int, total: int) -> None:
+        report_progress(job, {"stage": "denoising", "step": step, "total": total})
+
+    mark = time.perf_counter()
+    frames = engine.generate(request, on_step)
+    timings["generate_s"] = time.perf_counter() - mark
+
+    report_progress(job, {"stage": "encoding", "step": params.steps, "total": params.steps})
+    mark = time.perf_counter()
+    video = encode_mp4(frames, params.fps)
+    poster = encode_poster(frames)
+    timings["encode_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    video_ref, poster_ref = store(params.upload, video, poster)
+    timings["upload_s"] = time.perf_counter() - mark
+    timings["total_s"] = time.perf_counter() - started
+
+    num_frames, height, width, _ = frames.shape
+    return {
+        "video": video_ref,
+        "poster": poster_ref,
+        "seed": params.seed,
+        "width": width,
+        "height": height,
+        "num_frames": num_frames,
+        "fps": params.fps,
+        "duration_s": round(num_frames / params.fps, 3),
+        "engine": engine.name,
+        "timings": {name: round(value, 3) for name, value in timings.items()},
+    }
+
+
+def store(upload: UploadTargets | None, video: bytes, poster: bytes) -> tuple[str, str | None]:
+    """Upload to the signed URLs and return where the files went (the URL without its query)."""
+    if upload is None:
+        if len(video) > INLINE_LIMIT_BYTES:
+            raise UploadError(f"the video is {len(video)} bytes, over the inline limit of {INLINE_LIMIT_BYTES}; pass upload URLs")
+        return (
+            "data:video/mp4;base64," + base64.b64encode(video).decode(),
+            "data:image/jpeg;base64," + base64.b64encode(poster).decode(),
+        )
+    put_file(upload.video, video, "video/mp4")
+    poster_ref = None
+    if upload.poster:
+        put_file(upload.poster, poster, "image/jpeg")
+        poster_ref = _without_query(upload.poster)
+    return _without_query(upload.video), poster_ref
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+if __name__ == "__main__":
+    import runpod
+
+    # Load the model before taking jobs so a missing weights folder fails the worker at start.
+    load_engine(EngineConfig.from_env())
+    runpod.serverless.start({"handler": handler})
