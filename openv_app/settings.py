@@ -33,7 +33,7 @@ def _dev_secret() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore", case_sensitive=False)
 
     # Set by `reflex run --env prod`; dev sign-in is refused in prod unless explicitly allowed.
     reflex_env_mode: Literal["dev", "prod"] = "dev"

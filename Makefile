@@ -1,0 +1,11 @@
+.PHONY: run test worker-bench
+# Run the app on its embedded defaults (http://localhost:3000).
+run:
+	bash scripts/run.sh
+
+# Run the whole test suite.
+test:
+	bash scripts/test.sh
+
+worker-bench:
+	bash -c 'source scripts/setup.sh && python bench/worker.py'
