@@ -1,0 +1,195 @@
+"""The local endpoint speaks RunPod's protocol: the official `runpod` SDK client works against it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+import runpod
+
+from tests.conftest import wait_until
+from tests.handlers import GatedHandler
+from worker.progress import report_progress
+
+
+def echo_handler(job):
+    report_progress(job, {"stage": "working", "step": 1, "total": 1})
+    return {"echo": job["input"]["value"]}
+
+
+async def async_handler(job):
+    await asyncio.sleep(0.01)
+    return {"async": True}
+
+
+def generator_handler(job):
+    yield {"part": 1}
+    yield {"part": 2}
+
+
+def slow_handler(job):
+    time.sleep(2)
+    return {"late": True}
+
+
+@pytest.fixture
+def sdk(monkeypatch):
+    """Points the runpod SDK at a local endpoint, as `runpod.endpoint_url_base` allows."""
+
+    def connect(local):
+        monkeypatch.setattr(runpod, "endpoint_url_base", local.base_url)
+        monkeypatch.setattr(runpod, "api_key", local.api_key)
+        return runpod.Endpoint(local.endpoint_id)
+
+    return connect
+
+
+def test_runpod_sdk_run_status_output(runpod_factory, sdk):
+    endpoint = sdk(runpod_factory(echo_handler))
+    job = endpoint.run({"value": 42})
+    assert job.status() in {"IN_QUEUE", "IN_PROGRESS", "COMPLETED"}
+    assert job.output(timeout=20) == {"echo": 42}
+    assert job.status() == "COMPLETED"
+    assert endpoint.run_sync({"value": "sync"}, timeout=20) == {"echo": "sync"}
+
+
+def test_runpod_sdk_cancel_health_purge(runpod_factory, sdk):
+    gate = GatedHandler()
+    local = runpod_factory(gate)
+    endpoint = sdk(local)
+    running = endpoint.run({"prompt": "x"})
+    gate.started.wait(10)
+    queued = [endpoint.run({"prompt": str(i)}) for i in range(3)]
+    health = endpoint.health()
+    assert health["jobs"]["inProgress"] == 1 and health["jobs"]["inQueue"] == 3
+    assert health["workers"] == {"idle": 0, "running": 1}
+    assert running.cancel()["status"] == "CANCELLED"
+    assert queued[0].cancel()["status"] == "CANCELLED"
+    assert endpoint.purge_queue()["removed"] == 2
+    with pytest.raises(Exception):
+        queued[1].status()  # purged jobs are gone: 404
+    gate.release.set()
+    assert running.status() == "CANCELLED"
+
+
+def test_bad_key_is_401(runpod_factory):
+    local = runpod_factory(echo_handler)
+    response = httpx.post(f"{local.base_url}/local/run", json={"input": {}}, headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    bare = httpx.get(f"{local.base_url}/local/health", headers={"Authorization": local.api_key})
+    assert bare.status_code == 200
+
+
+def post(local, path, body=None):
+    return httpx.post(f"{local.base_url}/local{path}", json=body, headers={"Authorization": f"Bearer {local.api_key}"})
+
+
+def get(local, path):
+    return httpx.get(f"{local.base_url}/local{path}", headers={"Authorization": f"Bearer {local.api_key}"})
+
+
+@pytest.mark.parametrize("handler,output", [(async_handler, {"async": True}), (generator_handler, [{"part": 1}, {"part": 2}])])
+def test_async_and_generator_handlers(runpod_factory, handler, output):
+    local = runpod_factory(handler)
+    job_id = post(local, "/run", {"input": {}}).json()["id"]
+    body = wait_until(lambda: (b := get(local, f"/status/{job_id}").json())["status"] == "COMPLETED" and b)
+    assert body["output"] == output
+    assert {"delayTime", "executionTime", "workerId"} <= set(body)
+
+
+def test_progress_is_visible_while_in_progress(runpod_factory):
+    gate = GatedHandler()
+    local = runpod_factory(gate)
+    job_id = post(local, "/run", {"input": {}}).json()["id"]
+    gate.started.wait(10)
+    body = get(local, f"/status/{job_id}").json()
+    assert body["status"] == "IN_PROGRESS"
+    assert body["output"] == {"stage": "denoising", "step": 1, "total": 4}
+    gate.release.set()
+
+
+def test_execution_timeout_gives_timed_out(runpod_factory):
+    local = runpod_factory(slow_handler)
+    job_id = post(local, "/run", {"input": {}, "policy": {"executionTimeout": 300}}).json()["id"]
+    body = wait_until(lambda: (b := get(local, f"/status/{job_id}").json())["status"] == "TIMED_OUT" and b, timeout=5)
+    assert "timed out" in body["error"].lower()
+
+
+def test_ttl_expiry_and_result_retention_give_404(runpod_factory):
+    local = runpod_factory(echo_handler, concurrency=0)
+    job_id = post(local, "/run", {"input": {"value": 1}, "policy": {"ttl": 200}}).json()["id"]
+    assert get(local, f"/status/{job_id}").status_code == 200
+    time.sleep(0.3)
+    assert get(local, f"/status/{job_id}").status_code == 404
+
+    kept = runpod_factory(echo_handler, result_retention_s=0.3)
+    done_id = post(kept, "/run", {"input": {"value": 1}}).json()["id"]
+    wait_until(lambda: get(kept, f"/status/{done_id}").json()["status"] == "COMPLETED")
+    time.sleep(0.4)
+    assert get(kept, f"/status/{done_id}").status_code == 404
+
+
+def test_retry_only_for_failed_jobs(runpod_factory):
+    attempts = []
+
+    def flaky(job):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("GPU fell over")
+        return {"ok": True}
+
+    local = runpod_factory(flaky)
+    job_id = post(local, "/run", {"input": {}}).json()["id"]
+    failed = wait_until(lambda: (b := get(local, f"/status/{job_id}").json())["status"] == "FAILED" and b)
+    assert "GPU fell over" in failed["error"]
+    assert post(local, f"/retry/{job_id}").json() == {"id": job_id, "status": "IN_QUEUE"}
+    wait_until(lambda: get(local, f"/status/{job_id}").json()["status"] == "COMPLETED")
+    assert post(local, f"/retry/{job_id}").status_code == 400
+
+
+def test_webhook_is_posted_with_the_cloud_payload_and_retried(runpod_factory):
+    """A webhook receiver that fails twice gets the same body three times."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.conftest import ServerThread
+
+    received = []
+
+    async def receive(request):
+        received.append(await request.json())
+        return JSONResponse({}, status_code=500 if len(received) < 3 else 200)
+
+    with ServerThread(Starlette(routes=[Route("/hook", receive, methods=["POST"])])) as hook:
+        local = runpod_factory(echo_handler, webhook_retry_delay_s=0.1)
+        job_id = post(local, "/run", {"input": {"value": 7}, "webhook": f"{hook.url}/hook"}).json()["id"]
+        wait_until(lambda: len(received) == 3, timeout=10)
+        time.sleep(0.3)
+    assert len(received) == 3
+    body = received[0]
+    assert body["id"] == job_id and body["status"] == "COMPLETED" and body["output"] == {"echo": 7}
+    assert body["input"] == {"value": 7} and body["webhook"] == f"{hook.url}/hook"
+    assert received[0] == received[2]
+
+
+def test_concurrency_runs_jobs_in_parallel(runpod_factory):
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def counted(job):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.3)
+        with lock:
+            active[0] -= 1
+        return {}
+
+    local = runpod_factory(counted, concurrency=2)
+    ids = [post(local, "/run", {"input": {}}).json()["id"] for _ in range(4)]
+    for job_id in ids:
+        wait_until(lambda: get(local, f"/status/{job_id}").json()["status"] == "COMPLETED", timeout=10)
+    assert peak[0] == 2
