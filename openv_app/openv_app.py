@@ -1,9 +1,11 @@
-"""The Reflex app: pages, the mounted HTTP API and the status poller."""
+"""The Reflex app: pages, the mounted HTTP API, the status poller and live pushes."""
 
 import reflex as rx
 
 from openv_app.api.routes import api
+from openv_app.models import Video
 from openv_app.pages.index import index
+from openv_app.pages.studio_state import GenerateState, LibraryState, push_video_change
 from openv_app.services.poller import run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
@@ -11,11 +13,18 @@ from openv_app.settings import get_settings
 # Fail at start-up, naming the variable, when the configuration is wrong.
 settings = get_settings()
 
+app = rx.App(api_transformer=api)
+app.add_page(index, route="/", title="OpenV — AI video generation",
+             on_load=[GenerateState.load_form, LibraryState.load_library])
+
+
+async def push_to_open_tabs(video: Video) -> None:
+    await push_video_change(app, video)
+
 
 async def status_poller() -> None:
     await run_status_poller(get_job_service(), settings.poll_interval_s)
 
 
-app = rx.App(api_transformer=api)
-app.add_page(index, route="/", title="OpenV — AI video generation")
+get_job_service().listeners.append(push_to_open_tabs)
 app.register_lifespan_task(status_poller)

@@ -3,67 +3,23 @@
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from openv_app.db import database_is_reachable
-from openv_app.models import Video
 from openv_app.services.auth import AuthError, resolve_user
 from openv_app.services.jobs import GenerationRequest, InvalidInput, JobError, JobService, NotFound
 from openv_app.services.runpod_client import RunPodError, RunPodJob
 from openv_app.services.signing import webhook_token_matches
 from openv_app.services.storage import LocalStorage, StorageError, content_type_for
+from openv_app.services.views import VideoOut, VideoPage, video_out
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
-
-
-class VideoOut(BaseModel):
-    id: uuid.UUID
-    status: str
-    runpod_status: str | None
-    runpod_job_id: str | None
-    progress: int
-    stage: str | None
-    error: str | None
-    prompt: str
-    negative_prompt: str
-    model: str
-    width: int
-    height: int
-    num_frames: int
-    fps: int
-    steps: int
-    guidance_scale: float
-    seed: int
-    duration_s: float | None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    video_url: str | None = None
-    poster_url: str | None = None
-    download_url: str | None = None
-
-
-class VideoPage(BaseModel):
-    videos: list[VideoOut]
-    next_cursor: str | None
-
-
-async def video_out(service: JobService, video: Video) -> VideoOut:
-    out = VideoOut.model_validate(video, from_attributes=True)
-    if video.video_path:
-        out.video_url = await service.storage.create_download_url(video.video_path)
-        out.download_url = await service.storage.create_download_url(video.video_path, f"openv-{video.id}.mp4")
-    if video.poster_path:
-        out.poster_url = await service.storage.create_download_url(video.poster_path)
-    return out
 
 
 def error_response(status_code: int, message: str, field: str | None = None, **details: Any) -> JSONResponse:

@@ -1,0 +1,388 @@
+"""State of the studio page: the generate form and the user's library.
+
+Thin: every rule lives in the services. The user is resolved on the server; nothing secret
+is in a public var (Reflex sends every non-underscore var to the browser).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from datetime import timezone
+from typing import Any
+
+import reflex as rx
+
+from openv_app.models import Video
+from openv_app.services import presets
+from openv_app.services.auth import AuthError, resolve_user
+from openv_app.services.jobs import MAX_SEED, MODELS, JobError, settings_of
+from openv_app.services.statuses import IN_FLIGHT_STATUSES
+from openv_app.services.views import VideoOut, video_out
+from openv_app.services.wiring import get_job_service
+from openv_app.settings import get_settings
+
+PAGE_SIZE = 24
+REFRESH_INTERVAL_S = 2.0
+
+# Open tabs per user, so a change from a webhook or the poller reaches each of them at once.
+open_tabs: dict[str, set[str]] = {}
+
+
+@dataclass
+class VideoCard:
+    id: str = ""
+    status: str = ""
+    status_text: str = ""
+    in_flight: bool = False
+    progress: int = 0
+    prompt: str = ""
+    error: str = ""
+    created: str = ""
+    details: str = ""
+    duration_s: float = 0.0
+    video_url: str = ""
+    poster_url: str = ""
+    download_url: str = ""
+
+    @classmethod
+    def from_view(cls, view: VideoOut) -> VideoCard:
+        return cls(
+            id=str(view.id),
+            status=view.status,
+            status_text=status_text(view),
+            in_flight=view.status in IN_FLIGHT_STATUSES,
+            progress=view.progress,
+            prompt=view.prompt,
+            error=view.error or "",
+            created=view.created_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            details=f"{view.width}×{view.height} · {view.num_frames} frames · {view.steps} steps · seed {view.seed}",
+            duration_s=view.duration_s or 0.0,
+            video_url=view.video_url or "",
+            poster_url=view.poster_url or "",
+            download_url=view.download_url or "",
+        )
+
+
+def status_text(view: VideoOut) -> str:
+    if view.status == "PENDING":
+        return "Queued"
+    if view.status == "PROCESSING":
+        return "Encoding" if view.stage == "encoding" else f"Generating {view.progress}%"
+    if view.status == "FAILED":
+        return "Failed"
+    return view.status.capitalize()
+
+
+class SessionState(rx.State):
+    """Who is signed in, resolved on the server (never from anything the browser sets)."""
+
+    dev_mode: bool = False
+    _user_id: str = ""
+
+    def current_user(self) -> str:
+        if not self._user_id:
+            self._user_id = resolve_user(get_settings(), None)
+        return self._user_id
+
+
+class GenerateState(SessionState):
+    prompt: str = ""
+    negative_prompt: str = ""
+    aspect: str = "16:9"
+    resolution: str = "480p"
+    duration: str = "2 s"
+    steps: int = 30
+    guidance_scale: float = 5.0
+    seed: int = 0
+    seed_locked: bool = False
+    model: str = MODELS[0]
+    submitting: bool = False
+    field_errors: dict[str, str] = {}
+    form_error: str = ""
+    max_prompt_length: int = 1000
+
+    @rx.var
+    def prompt_length(self) -> int:
+        return len(self.prompt)
+
+    @rx.var
+    def prompt_too_long(self) -> bool:
+        return len(self.prompt) > self.max_prompt_length
+
+    @rx.var
+    def can_submit(self) -> bool:
+        return bool(self.prompt.strip()) and not self.prompt_too_long and not self.submitting
+
+    @rx.var
+    def size_label(self) -> str:
+        width, height = presets.size_for(self.aspect, self.resolution)
+        return f"{width}×{height}, {presets.frames_for(self.duration)} frames"
+
+    @rx.event
+    def load_form(self) -> None:
+        settings = get_settings()
+        self.dev_mode = settings.dev_auth
+        self.max_prompt_length = settings.max_prompt_length
+        if settings.uses_local_runpod and not self.prompt:
+            # The local endpoint's tiny CPU engine: small, quick defaults.
+            self.resolution, self.duration, self.steps = "240p", "1 s", 12
+        if not self.seed:
+            self.seed = random.randint(0, MAX_SEED)
+
+    @rx.event
+    def set_prompt(self, value: str) -> None:
+        self.prompt = value
+        self.field_errors.pop("prompt", None)
+
+    @rx.event
+    def set_negative_prompt(self, value: str) -> None:
+        self.negative_prompt = value
+
+    @rx.event
+    def set_aspect(self, value: str) -> None:
+        self.aspect = value
+
+    @rx.event
+    def set_resolution(self, value: str) -> None:
+        self.resolution = value
+
+    @rx.event
+    def set_duration(self, value: str) -> None:
+        self.duration = value
+
+    @rx.event
+    def set_steps(self, value: list[int | float]) -> None:
+        self.steps = int(value[0])
+
+    @rx.event
+    def set_guidance_scale(self, value: list[int | float]) -> None:
+        self.guidance_scale = round(float(value[0]), 1)
+
+    @rx.event
+    def set_seed(self, value: str) -> None:
+        if value.strip().isdigit() and int(value) <= MAX_SEED:
+            self.seed = int(value)
+            self.field_errors.pop("seed", None)
+        else:
+            self.field_errors["seed"] = f"a whole number from 0 to {MAX_SEED}"
+
+    @rx.event
+    def toggle_seed_lock(self) -> None:
+        self.seed_locked = not self.seed_locked
+
+    @rx.event
+    def randomize_seed(self) -> None:
+        self.seed = random.randint(0, MAX_SEED)
+
+    @rx.event
+    def set_model(self, value: str) -> None:
+        self.model = value
+
+    @rx.event
+    async def prompt_key_down(self, key: str, info: rx.event.KeyInputInfo):
+        if key == "Enter" and (info["ctrl_key"] or info["meta_key"]):
+            return GenerateState.submit
+
+    def request(self) -> dict[str, Any]:
+        width, height = presets.size_for(self.aspect, self.resolution)
+        return {
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "model": self.model,
+            "width": width,
+            "height": height,
+            "num_frames": presets.frames_for(self.duration),
+            "fps": presets.FPS,
+            "steps": self.steps,
+            "guidance_scale": self.guidance_scale,
+            "seed": self.seed,
+        }
+
+    @rx.event
+    async def submit(self):
+        if not self.can_submit or self.field_errors:
+            return
+        self.submitting, self.form_error = True, ""
+        yield
+        try:
+            video = await get_job_service().submit(self.current_user(), self.request())
+        except JobError as error:
+            if error.field:
+                self.field_errors[error.field] = error.message
+            else:
+                self.form_error = error.message
+        except AuthError as error:
+            self.form_error = str(error)
+        else:
+            if not self.seed_locked:
+                self.seed = random.randint(0, MAX_SEED)
+            library = await self.get_state(LibraryState)
+            await library.show_video(video)
+            yield LibraryState.keep_in_flight_fresh
+        finally:
+            self.submitting = False
+
+    def reuse(self, video: Video) -> None:
+        settings = settings_of(video)
+        self.prompt, self.negative_prompt, self.model = settings["prompt"], settings["negative_prompt"], settings["model"]
+        self.aspect, self.resolution = closest_preset(video.width, video.height)
+        self.duration = min(presets.DURATIONS, key=lambda name: abs(presets.DURATIONS[name] - video.num_frames))
+        self.steps, self.guidance_scale, self.seed = video.steps, video.guidance_scale, video.seed
+        self.seed_locked, self.field_errors, self.form_error = True, {}, ""
+
+
+def closest_preset(width: int, height: int) -> tuple[str, str]:
+    pairs = [(aspect, resolution) for aspect, sizes in presets.SIZES.items() for resolution in sizes]
+    return min(pairs, key=lambda pair: sum(abs(a - b) for a, b in zip(presets.size_for(*pair), (width, height))))
+
+
+class LibraryState(SessionState):
+    videos: list[VideoCard] = []
+    next_cursor: str = ""
+    loaded: bool = False
+    player: VideoCard = VideoCard()
+    player_open: bool = False
+    confirm_delete_id: str = ""
+    action_error: str = ""
+    _refreshing: bool = False
+
+    @rx.var
+    def has_more(self) -> bool:
+        return bool(self.next_cursor)
+
+    @rx.var
+    def in_flight_count(self) -> int:
+        return sum(1 for video in self.videos if video.in_flight)
+
+    @rx.event
+    async def load_library(self):
+        user = self.current_user()
+        open_tabs.setdefault(user, set()).add(self.router.session.client_token)
+        service = get_job_service()
+        videos, cursor = service.list_videos(user, PAGE_SIZE)
+        self.videos = [VideoCard.from_view(await video_out(service, video)) for video in videos]
+        self.next_cursor, self.loaded = cursor or "", True
+        if self.in_flight_count:
+            return LibraryState.keep_in_flight_fresh
+
+    @rx.event
+    async def load_more(self) -> None:
+        if not self.next_cursor:
+            return
+        service = get_job_service()
+        videos, cursor = service.list_videos(self.current_user(), PAGE_SIZE, self.next_cursor)
+        known = {card.id for card in self.videos}
+        self.videos += [VideoCard.from_view(await video_out(service, v)) for v in videos if str(v.id) not in known]
+        self.next_cursor = cursor or ""
+
+    async def show_video(self, video: Video) -> None:
+        """Insert or update one card; a deleted video leaves the list."""
+        if video.deleted_at is not None:
+            self.videos = [card for card in self.videos if card.id != str(video.id)]
+            return
+        card = VideoCard.from_view(await video_out(get_job_service(), video))
+        for index, existing in enumerate(self.videos):
+            if existing.id == card.id:
+                self.videos[index] = card
+                break
+        else:
+            self.videos = [card, *self.videos]
+        if self.player_open and self.player.id == card.id:
+            self.player = card
+
+    @rx.event(background=True)
+    async def keep_in_flight_fresh(self):
+        """While this tab has jobs in flight, re-read them on a timer (pushes can be missed)."""
+        async with self:
+            if self._refreshing:
+                return
+            self._refreshing = True
+        try:
+            while True:
+                await asyncio.sleep(REFRESH_INTERVAL_S)
+                async with self:
+                    in_flight = [card.id for card in self.videos if card.in_flight]
+                    if not in_flight:
+                        return
+                    service = get_job_service()
+                    for video_id in in_flight:
+                        try:
+                            await self.show_video(service.get_video(self.current_user(), video_id))
+                        except JobError:
+                            self.videos = [card for card in self.videos if card.id != video_id]
+        finally:
+            async with self:
+                self._refreshing = False
+
+    async def _act(self, action) -> None:
+        self.action_error = ""
+        try:
+            video = await action(get_job_service(), self.current_user())
+        except JobError as error:
+            self.action_error = error.message
+            return
+        if video is not None:
+            await self.show_video(video)
+
+    @rx.event
+    async def cancel(self, video_id: str) -> None:
+        await self._act(lambda service, user: service.cancel(user, video_id))
+
+    @rx.event
+    async def retry(self, video_id: str):
+        await self._act(lambda service, user: service.retry(user, video_id))
+        return LibraryState.keep_in_flight_fresh
+
+    @rx.event
+    def ask_delete(self, video_id: str) -> None:
+        self.confirm_delete_id = video_id
+
+    @rx.event
+    def keep_video(self) -> None:
+        self.confirm_delete_id = ""
+
+    @rx.event
+    async def confirm_delete(self) -> None:
+        video_id, self.confirm_delete_id = self.confirm_delete_id, ""
+
+        async def delete(service, user):
+            await service.delete(user, video_id)
+
+        await self._act(delete)
+        if not self.action_error:
+            self.videos = [card for card in self.videos if card.id != video_id]
+            if self.player.id == video_id:
+                self.player_open = False
+
+    @rx.event
+    async def reuse(self, video_id: str) -> None:
+        try:
+            video = get_job_service().get_video(self.current_user(), video_id)
+        except JobError as error:
+            self.action_error = error.message
+            return
+        form = await self.get_state(GenerateState)
+        form.reuse(video)
+
+    @rx.event
+    def open_player(self, video_id: str) -> None:
+        for card in self.videos:
+            if card.id == video_id:
+                self.player, self.player_open = card, True
+
+    @rx.event
+    def set_player_open(self, value: bool) -> None:
+        self.player_open = value
+
+
+async def push_video_change(app: rx.App, video: Video) -> None:
+    """Apply a changed video to every open tab of its owner, at once."""
+    for client_token in list(open_tabs.get(video.user_id, ())):
+        try:
+            async with app.modify_state(rx.BaseStateToken(ident=client_token, cls=LibraryState)) as root:
+                library = await root.get_state(LibraryState)
+                await library.show_video(video)
+        except Exception:
+            open_tabs.get(video.user_id, set()).discard(client_token)
