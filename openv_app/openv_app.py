@@ -1,5 +1,7 @@
 """The Reflex app: pages, the mounted HTTP API, the status poller and live pushes."""
 
+import asyncio
+
 import reflex as rx
 
 from openv_app.api.routes import api
@@ -18,8 +20,15 @@ app.add_page(index, route="/", title="OpenV — AI video generation",
              on_load=[GenerateState.load_form, LibraryState.load_library])
 
 
+_pushes: set[asyncio.Task] = set()
+
+
 async def push_to_open_tabs(video: Video) -> None:
-    await push_video_change(app, video)
+    # In a task of its own: the change may come from an event of one of these very tabs,
+    # whose state lock is held until that event returns.
+    task = asyncio.create_task(push_video_change(app, video))
+    _pushes.add(task)
+    task.add_done_callback(_pushes.discard)
 
 
 async def status_poller() -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import socket
 import threading
 import time
@@ -25,6 +28,7 @@ os.environ.update(
     REFLEX_CHECK_LATEST_VERSION="false",
 )
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -34,7 +38,7 @@ from alembic.config import Config
 from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodClient
 from openv_app.services.storage import LocalStorage
-from openv_app.settings import PROJECT_ROOT, Settings
+from openv_app.settings import LOCAL_RUNPOD_API_KEY, PROJECT_ROOT, Settings
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -166,12 +170,12 @@ class LocalRunPod:
         return RunPodClient(self.base_url, self.endpoint_id, self.api_key, **kwargs)
 
 
-def start_local_runpod(handler: Callable, **kwargs: Any) -> tuple[ServerThread, LocalRunPod]:
+def start_local_runpod(handler: Callable, api_key: str = "test-runpod-key", **kwargs: Any) -> tuple[ServerThread, LocalRunPod]:
     from worker.local_endpoint import LocalEndpoint
 
-    endpoint = LocalEndpoint(handler, api_key="test-runpod-key", **kwargs)
+    endpoint = LocalEndpoint(handler, api_key=api_key, **kwargs)
     server = ServerThread(endpoint.app).__enter__()
-    return server, LocalRunPod(endpoint, f"{server.url}/v2")
+    return server, LocalRunPod(endpoint, f"{server.url}/v2", api_key)
 
 
 @pytest.fixture
@@ -263,3 +267,85 @@ def browser() -> Iterator[Any]:
 
 def run_async(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
+
+
+# --- the whole app in production mode ------------------------------------------------------
+
+
+@dataclass
+class RunningApp:
+    url: str
+    runpod: object
+    storage_dir: Path
+
+
+@pytest.fixture(scope="session")
+def prod_app(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> Iterator[RunningApp]:
+    from tests.handlers import scripted_handler
+
+    folder = tmp_path_factory.mktemp("prod-app")
+    database_url = f"sqlite:///{folder / 'openv.db'}"
+    migrate(database_url)
+    # The app's default local-endpoint key: the app runs as `make run` would, in local mode.
+    runpod_server, runpod = start_local_runpod(scripted_handler, api_key=LOCAL_RUNPOD_API_KEY, webhook_retry_delay_s=0.5)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": url,
+        "WEBHOOK_SECRET": "e2e-secret",
+        "ALLOW_DEV_AUTH_IN_PROD": "true",
+        "RUNPOD_API_KEY": "",
+        "RUNPOD_BASE_URL": runpod.base_url,
+        "LOCAL_STORAGE_DIR": str(folder / "storage"),
+        # Progress shows through the poller; a finished job reaches the page by webhook or poll.
+        "POLL_INTERVAL_S": "1",
+        "MAX_CONCURRENT_JOBS": "2",
+        # bun and node from the npm registry (scripts/setup.sh), never a download by Reflex.
+        "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
+        "REFLEX_USE_SYSTEM_BUN": "1",
+    }
+    log = (folder / "reflex.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
+         "--frontend-port", str(port), "--backend-port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"reflex exited: {(folder / 'reflex.log').read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{url}/api/health", timeout=2).status_code == 200 and httpx.get(url, timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(ready, timeout=400, interval=1)
+        yield RunningApp(url, runpod, folder / "storage")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        runpod_server.__exit__()
+        log.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    page.on("response", lambda response: response.status >= 400 and page.console_errors.append(f"{response.status} {response.url}"))
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+

@@ -43,3 +43,15 @@ class GatedHandler:
 
 def failing_handler(job: dict[str, Any]) -> dict[str, Any]:
     return {"error": "invalid input: width: too large"}
+
+
+def scripted_handler(job: dict[str, Any]) -> dict[str, Any]:
+    """The real worker, except prompts that script a failure or a slow job for browser tests."""
+    from worker.handler import handler
+
+    prompt = job["input"].get("prompt", "")
+    if "please fail" in prompt:
+        return {"error": "the GPU caught fire (scripted failure)"}
+    if "take your time" in prompt:
+        time.sleep(4)
+    return handler(job)

@@ -1,0 +1,150 @@
+"""What a person does in the studio, in a real browser against the app in production mode."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from playwright.sync_api import expect
+
+from tests.conftest import ARTIFACTS, wait_until
+
+COMPLETED_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]
+    .some(card => card.textContent.includes(prompt) && card.dataset.status === status)"""
+
+
+def unique(text: str) -> str:
+    return f"{text} {uuid.uuid4().hex[:8]}"
+
+
+def open_studio(page, app) -> None:
+    page.goto(app.url)
+    page.wait_for_selector("#prompt")
+    expect(page.locator("#generate")).to_be_disabled()  # empty prompt
+
+
+def generate(page, prompt: str) -> None:
+    page.fill("#prompt", prompt)
+    expect(page.locator("#generate")).to_be_enabled()
+    page.click("#generate")
+
+
+def card_of(page, prompt: str):
+    return page.locator(".video-card", has_text=prompt)
+
+
+def wait_for_status(page, prompt: str, status: str, timeout_s: float = 60) -> None:
+    page.wait_for_function(COMPLETED_JS, arg=[prompt, status], polling="raf", timeout=timeout_s * 1000)
+
+
+def test_generate_watch_progress_play_and_delete(prod_app, page):
+    open_studio(page, prod_app)
+    prompt = unique("a paper boat drifting, take your time")
+    generate(page, prompt)
+    card = card_of(page, prompt)
+    expect(card).to_be_visible()
+    # While running the card says so in words and shows a progress bar.
+    expect(card.locator(".status-text")).to_contain_text("Generating", timeout=15000)
+    expect(card.locator(".progress")).to_be_visible()
+    expect(card.locator(".cancel")).to_be_visible()
+
+    wait_for_status(page, prompt, "COMPLETED")
+    seen = time.monotonic()
+    job = next(j for j in prod_app.runpod.endpoint.jobs.values() if j.input.get("prompt") == prompt)
+    latency = seen - job.finished
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "webhook_to_page_seconds.txt").write_text(f"{latency:.3f}\n")
+    print(f"job finished -> video visible in the page: {latency:.3f} s")
+
+    card.locator(".poster").click()
+    video = page.locator("#player-video")
+    expect(video).to_be_visible()
+    page.wait_for_function("() => document.querySelector('#player-video').readyState >= 2", timeout=15000)
+    duration = page.evaluate("() => document.querySelector('#player-video').duration")
+    assert abs(duration - 17 / 16) < 0.1  # 1 s preset: 17 frames at 16 fps
+    assert page.locator("#player-download").get_attribute("href").startswith(prod_app.url)
+    page.screenshot(path=str(ARTIFACTS / "player_open.png"))
+    page.keyboard.press("Escape")
+
+    video_id = card.get_attribute("data-id")
+    files = list((prod_app.storage_dir / "dev-user").glob(f"{video_id}.*"))
+    assert sorted(f.suffix for f in files) == [".jpg", ".mp4"]
+    card.locator(".delete").click()
+    page.click("#confirm-delete")
+    expect(card).to_have_count(0)
+    wait_until(lambda: not any(f.exists() for f in files), timeout=10)
+    page.reload()
+    page.wait_for_selector("#prompt")
+    expect(card_of(page, prompt)).to_have_count(0)
+
+
+def test_failing_job_shows_its_error_and_can_be_retried(prod_app, page):
+    open_studio(page, prod_app)
+    prompt = unique("please fail")
+    generate(page, prompt)
+    wait_for_status(page, prompt, "FAILED")
+    card = card_of(page, prompt)
+    expect(card.locator(".status-text")).to_have_text("Failed")
+    expect(card.locator(".error")).to_contain_text("GPU caught fire")
+    card.locator(".retry").click()
+    expect(card_of(page, prompt)).to_have_count(2)  # the retry is a new video with the same settings
+
+
+def test_second_tab_sees_updates_and_reload_keeps_everything(prod_app, browser, page):
+    open_studio(page, prod_app)
+    other = page.context.new_page()
+    open_studio(other, prod_app)
+    prompt = unique("two tabs, one lighthouse")
+    generate(page, prompt)
+    expect(card_of(other, prompt)).to_be_visible(timeout=10000)  # pushed, no reload
+    wait_for_status(other, prompt, "COMPLETED")
+    other.screenshot(path=str(ARTIFACTS / "second_tab.png"))
+    other.reload()
+    other.wait_for_selector("#prompt")
+    wait_for_status(other, prompt, "COMPLETED", timeout_s=10)
+    other.close()
+
+
+def test_form_rules_keyboard_submit_and_limit_message(prod_app, page):
+    open_studio(page, prod_app)
+    wait_until(lambda: page.locator(".video-card[data-status='PENDING'], .video-card[data-status='PROCESSING']").count() == 0, timeout=60)
+    page.fill("#prompt", "x" * 1001)
+    expect(page.locator("#prompt-counter")).to_have_text("1001 / 1000")
+    expect(page.locator("#generate")).to_be_disabled()
+    page.fill("#seed", "not a number")
+    expect(page.locator("#error-seed")).to_be_visible()
+    page.fill("#seed", "1234")
+    expect(page.locator("#error-seed")).to_have_count(0)
+
+    first, second, third = (unique(f"take your time {n}") for n in ("one", "two", "three"))
+    page.fill("#prompt", first)
+    page.press("#prompt", "Control+Enter")
+    expect(card_of(page, first)).to_be_visible()
+    generate(page, second)
+    expect(card_of(page, second)).to_be_visible()
+    generate(page, third)
+    expect(page.locator("#form-error")).to_contain_text("in progress")
+    expect(card_of(page, third)).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "limit_reached.png"))
+    wait_for_status(page, first, "COMPLETED")
+    wait_for_status(page, second, "COMPLETED")
+
+
+def test_phone_width_has_no_horizontal_scroll(prod_app, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    open_studio(phone, prod_app)
+    phone.wait_for_selector(".video-card")
+    overflow = phone.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    phone.screenshot(path=str(ARTIFACTS / "phone_width.png"), full_page=True)
+    context.close()
+    assert overflow <= 0
+
+
+def test_dark_mode_toggle(prod_app, page):
+    open_studio(page, prod_app)
+    before = page.evaluate("() => document.documentElement.className")
+    page.click("#color-mode")
+    page.wait_for_function("before => document.documentElement.className !== before", arg=before)
+    assert "dark" in page.evaluate("() => document.documentElement.className") or "dark" in before
+    page.screenshot(path=str(ARTIFACTS / "dark_mode.png"))
