@@ -28,6 +28,16 @@ class Storage(Protocol):
         """Remove files; a file already gone is not an error."""
 
 
+URL_EXPIRY_STEP_S = 300
+
+
+def stable_expiry(ttl_s: int) -> int:
+    """Now + ttl, rounded up to a 5-minute step: URLs made moments apart are identical, so the
+    browser keeps its cached poster and video across list refreshes."""
+    deadline = int(time.time()) + ttl_s
+    return -(-deadline // URL_EXPIRY_STEP_S) * URL_EXPIRY_STEP_S
+
+
 def video_paths(user_id: str, video_id: str) -> tuple[str, str]:
     return f"{user_id}/{video_id}.mp4", f"{user_id}/{video_id}.jpg"
 
@@ -46,7 +56,7 @@ class LocalStorage:
         self.ttl_s = ttl_s
 
     def _signed_url(self, method: str, path: str, extra: dict[str, str] | None = None) -> str:
-        expires = str(int(time.time()) + self.ttl_s)
+        expires = str(stable_expiry(self.ttl_s))
         query = {"expires": expires, "sig": sign(self._secret, f"{method}\n{path}\n{expires}")}
         query.update(extra or {})
         return f"{self.base_url}/api/storage/{quote(path)}?{urlencode(query)}"
