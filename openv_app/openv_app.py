@@ -7,7 +7,8 @@ import reflex as rx
 from openv_app.api.routes import api
 from openv_app.models import Video
 from openv_app.pages.index import index
-from openv_app.pages.studio_state import GenerateState, LibraryState, push_video_change
+from openv_app.pages.studio_state import GenerateState, LibraryState, SessionState, push_video_change
+from openv_app.services.clerk_auth import frontend_api_host
 from openv_app.services.poller import run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
@@ -15,9 +16,23 @@ from openv_app.settings import get_settings
 # Fail at start-up, naming the variable, when the configuration is wrong.
 settings = get_settings()
 
-app = rx.App(api_transformer=api)
+
+
+def clerk_scripts() -> list[rx.Component]:
+    """ClerkJS from the instance's Frontend API, plus the bridge in assets/clerk.js."""
+    if settings.dev_auth or not settings.clerk_publishable_key:
+        return []
+    host = frontend_api_host(settings.clerk_publishable_key)
+    return [
+        rx.el.script(src=f"https://{host}/npm/@clerk/clerk-js@5/dist/clerk.browser.js",
+                     custom_attrs={"crossorigin": "anonymous", "data-clerk-publishable-key": settings.clerk_publishable_key}),
+        rx.el.script(src="/clerk.js"),
+    ]
+
+
+app = rx.App(api_transformer=api, head_components=clerk_scripts())
 app.add_page(index, route="/", title="OpenV — AI video generation",
-             on_load=[GenerateState.load_form, LibraryState.load_library])
+             on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library])
 
 
 _pushes: set[asyncio.Task] = set()

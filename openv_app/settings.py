@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     clerk_secret_key: SecretStr | None = None
     clerk_publishable_key: str | None = None
     clerk_jwt_key: str | None = None
+    # The Frontend API URL, the tokens' `iss` (e.g. https://clerk.example.com).
+    clerk_issuer: str | None = None
     clerk_authorized_parties: list[str] = Field(default_factory=list)
     allow_dev_auth_in_prod: bool = False
 
@@ -91,6 +93,8 @@ class Settings(BaseSettings):
                 "CLERK_SECRET_KEY (or CLERK_JWT_KEY) is required in production mode; "
                 "set ALLOW_DEV_AUTH_IN_PROD=true to run the single-user dev sign-in anyway"
             )
+        if not self.dev_auth and not (self.clerk_issuer and self.clerk_authorized_parties):
+            raise ValueError("CLERK_ISSUER and CLERK_AUTHORIZED_PARTIES are required when Clerk is configured")
         if self.storage_backend == "supabase" and not (
             self.supabase_url and self.supabase_service_role_key
         ):

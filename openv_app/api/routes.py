@@ -10,8 +10,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import ValidationError
 
 from openv_app.db import database_is_reachable
-from openv_app.services.auth import AuthError, resolve_user
-from openv_app.services.jobs import GenerationRequest, InvalidInput, JobError, JobService, NotFound
+from openv_app.services.auth import resolve_user
+from openv_app.services.errors import InvalidInput, JobError, NotFound
+from openv_app.services.jobs import GenerationRequest, JobService
 from openv_app.services.runpod_client import RunPodError, RunPodJob
 from openv_app.services.signing import webhook_token_matches
 from openv_app.services.storage import LocalStorage, StorageError, content_type_for
@@ -27,12 +28,12 @@ def error_response(status_code: int, message: str, field: str | None = None, **d
     return JSONResponse(body, status_code=status_code)
 
 
-def current_user(authorization: Annotated[str | None, Header()] = None) -> str:
-    return resolve_user(get_settings(), authorization)
+def current_user(service: Annotated[JobService, Depends(get_job_service)], authorization: Annotated[str | None, Header()] = None) -> str:
+    return resolve_user(service.settings, authorization)
 
 
-User = Annotated[str, Depends(current_user)]
 Service = Annotated[JobService, Depends(get_job_service)]
+User = Annotated[str, Depends(current_user)]
 
 api = FastAPI(title="OpenV API", version=get_settings().app_version, docs_url="/api/docs", openapi_url="/api/openapi.json")
 
@@ -40,11 +41,6 @@ api = FastAPI(title="OpenV API", version=get_settings().app_version, docs_url="/
 @api.exception_handler(JobError)
 async def _job_error(request: Request, error: JobError) -> JSONResponse:
     return error_response(error.status_code, error.message, error.field, **error.details)
-
-
-@api.exception_handler(AuthError)
-async def _auth_error(request: Request, error: AuthError) -> JSONResponse:
-    return error_response(401, str(error))
 
 
 @api.exception_handler(RunPodError)
@@ -60,9 +56,9 @@ async def json_body(request: Request) -> Any:
 
 
 @api.get("/api/health")
-async def health() -> dict[str, Any]:
-    database_ok = database_is_reachable()
-    return {"status": "ok" if database_ok else "degraded", "database": database_ok, "version": get_settings().app_version}
+async def health(service: Service) -> dict[str, Any]:
+    database_ok = database_is_reachable(service.engine)
+    return {"status": "ok" if database_ok else "degraded", "database": database_ok, "version": service.settings.app_version}
 
 
 # --- jobs ------------------------------------------------------------------------------------
@@ -87,7 +83,7 @@ async def runpod_webhook(
     request: Request, service: Service, video_id: str | None = None, token: str | None = None
 ) -> dict[str, Any]:
     """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
-    if not video_id or not webhook_token_matches(get_settings().secret, video_id, token):
+    if not video_id or not webhook_token_matches(service.settings.secret, video_id, token):
         return error_response(401, "invalid webhook token", "token")
     try:
         report = RunPodJob.model_validate(await json_body(request))

@@ -23,6 +23,14 @@ def header() -> rx.Component:
             rx.heading("OpenV", size="7", id="app-title"),
             rx.text("AI video generation", color_scheme="gray", display=["none", "block"]),
             rx.spacer(),
+            rx.cond(
+                SessionState.clerk_enabled & SessionState.signed_in,
+                rx.hstack(
+                    rx.box(id="clerk-user-button"),
+                    rx.button("Sign out", variant="soft", color_scheme="gray", on_click=SessionState.sign_out, id="sign-out"),
+                    align="center",
+                ),
+            ),
             rx.color_mode.button(id="color-mode"),
             align="center", width="100%",
         ),
@@ -195,11 +203,29 @@ def confirm_delete() -> rx.Component:
     )
 
 
+def sign_in_panel() -> rx.Component:
+    """ClerkJS mounts its sign-in (and sign-up) form here."""
+    return rx.center(
+        rx.vstack(
+            rx.heading("Sign in to OpenV", size="5"),
+            rx.box(id="clerk-sign-in"),
+            align="center",
+        ),
+        padding="3em", width="100%",
+    )
+
+
 def index() -> rx.Component:
     return rx.container(
         header(),
-        rx.vstack(generate_form(), library(), spacing="5", width="100%"),
+        rx.cond(
+            SessionState.signed_in,
+            rx.vstack(generate_form(), library(), spacing="5", width="100%"),
+            sign_in_panel(),
+        ),
         player(),
         confirm_delete(),
+        # Clerk session tokens live about a minute: hand the server a fresh one every 30 s.
+        rx.cond(SessionState.clerk_enabled, rx.moment(interval=30_000, on_change=SessionState.refresh_session, display="none")),
         size="4", padding_x="1em", padding_bottom="3em",
     )

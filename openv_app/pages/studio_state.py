@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import dataclass
 from datetime import timezone
 from typing import Any
@@ -16,8 +17,10 @@ import reflex as rx
 
 from openv_app.models import Video
 from openv_app.services import presets
-from openv_app.services.auth import AuthError, resolve_user
-from openv_app.services.jobs import MAX_SEED, MODELS, JobError, settings_of
+from openv_app.services.auth import resolve_user
+from openv_app.services.clerk_auth import verify_session_token
+from openv_app.services.errors import AuthError, JobError, NotFound
+from openv_app.services.jobs import MAX_SEED, MODELS, settings_of
 from openv_app.services.statuses import IN_FLIGHT_STATUSES
 from openv_app.services.views import VideoOut, video_out
 from openv_app.services.wiring import get_job_service
@@ -25,6 +28,7 @@ from openv_app.settings import get_settings
 
 PAGE_SIZE = 24
 REFRESH_INTERVAL_S = 2.0
+SESSION_GRACE_S = 60
 
 # Open tabs per user, so a change from a webhook or the poller reaches each of them at once.
 open_tabs: dict[str, set[str]] = {}
@@ -76,15 +80,57 @@ def status_text(view: VideoOut) -> str:
 
 
 class SessionState(rx.State):
-    """Who is signed in, resolved on the server (never from anything the browser sets)."""
+    """Who is signed in, resolved on the server (never from anything the browser sets).
+
+    With Clerk, the browser hands over its session token (ClerkJS `getToken()`) on load and
+    every 30 s; the server verifies it and keeps the user id in a backend-only var.
+    """
 
     dev_mode: bool = False
+    clerk_enabled: bool = False
+    signed_in: bool = False
     _user_id: str = ""
+    _session_valid_until: float = 0.0
 
-    def current_user(self) -> str:
-        if not self._user_id:
-            self._user_id = resolve_user(get_settings(), None)
+    def _current_user(self) -> str:
+        settings = get_settings()
+        if settings.dev_auth:
+            return resolve_user(settings, None)
+        if not self._user_id or time.time() > self._session_valid_until:
+            raise AuthError("Your session has ended; please sign in again.")
         return self._user_id
+
+    @rx.event
+    def load_session(self):
+        settings = get_settings()
+        self.dev_mode, self.clerk_enabled = settings.dev_auth, not settings.dev_auth
+        self.signed_in = settings.dev_auth
+        if self.clerk_enabled:
+            return SessionState.refresh_session
+
+    @rx.event
+    def refresh_session(self):
+        if self.clerk_enabled:
+            return rx.call_script("window.openvSessionToken()", callback=SessionState.receive_session_token)
+
+    @rx.event
+    async def receive_session_token(self, token: str | None):
+        was_signed_in = self.signed_in
+        try:
+            identity = verify_session_token(get_settings(), token or "")
+        except AuthError:
+            self._user_id, self.signed_in = "", False
+            return
+        self._user_id, self.signed_in = identity.user_id, True
+        # Clerk tokens live ~60 s and are refreshed every 30 s; a little grace covers a slow refresh.
+        self._session_valid_until = identity.expires_at + SESSION_GRACE_S
+        if not was_signed_in:
+            return LibraryState.load_library
+
+    @rx.event
+    def sign_out(self):
+        self._user_id, self.signed_in = "", False
+        return rx.call_script("window.Clerk && window.Clerk.signOut()")
 
 
 class GenerateState(SessionState):
@@ -123,7 +169,6 @@ class GenerateState(SessionState):
     @rx.event
     def load_form(self) -> None:
         settings = get_settings()
-        self.dev_mode = settings.dev_auth
         self.max_prompt_length = settings.max_prompt_length
         if settings.uses_local_runpod and not self.prompt:
             # The local endpoint's tiny CPU engine: small, quick defaults.
@@ -185,7 +230,7 @@ class GenerateState(SessionState):
         if key == "Enter" and (info["ctrl_key"] or info["meta_key"]):
             return GenerateState.submit
 
-    def request(self) -> dict[str, Any]:
+    def _request(self) -> dict[str, Any]:
         width, height = presets.size_for(self.aspect, self.resolution)
         return {
             "prompt": self.prompt,
@@ -207,24 +252,22 @@ class GenerateState(SessionState):
         self.submitting, self.form_error = True, ""
         yield
         try:
-            video = await get_job_service().submit(self.current_user(), self.request())
+            video = await get_job_service().submit(self._current_user(), self._request())
         except JobError as error:
             if error.field:
                 self.field_errors[error.field] = error.message
             else:
                 self.form_error = error.message
-        except AuthError as error:
-            self.form_error = str(error)
         else:
             if not self.seed_locked:
                 self.seed = random.randint(0, MAX_SEED)
             library = await self.get_state(LibraryState)
-            await library.show_video(video)
+            await library._show_video(video)
             yield LibraryState.keep_in_flight_fresh
         finally:
             self.submitting = False
 
-    def reuse(self, video: Video) -> None:
+    def _apply_reuse(self, video: Video) -> None:
         settings = settings_of(video)
         self.prompt, self.negative_prompt, self.model = settings["prompt"], settings["negative_prompt"], settings["model"]
         self.aspect, self.resolution = closest_preset(video.width, video.height)
@@ -258,7 +301,10 @@ class LibraryState(SessionState):
 
     @rx.event
     async def load_library(self):
-        user = self.current_user()
+        try:
+            user = self._current_user()
+        except AuthError:
+            return  # signed out: the sign-in panel shows instead; loading follows sign-in
         open_tabs.setdefault(user, set()).add(self.router.session.client_token)
         service = get_job_service()
         videos, cursor = service.list_videos(user, PAGE_SIZE)
@@ -272,12 +318,16 @@ class LibraryState(SessionState):
         if not self.next_cursor:
             return
         service = get_job_service()
-        videos, cursor = service.list_videos(self.current_user(), PAGE_SIZE, self.next_cursor)
+        try:
+            videos, cursor = service.list_videos(self._current_user(), PAGE_SIZE, self.next_cursor)
+        except JobError as error:
+            self.action_error = error.message
+            return
         known = {card.id for card in self.videos}
         self.videos += [VideoCard.from_view(await video_out(service, v)) for v in videos if str(v.id) not in known]
         self.next_cursor = cursor or ""
 
-    async def show_video(self, video: Video) -> None:
+    async def _show_video(self, video: Video) -> None:
         """Insert or update one card; a deleted video leaves the list."""
         if video.deleted_at is not None:
             self.videos = [card for card in self.videos if card.id != str(video.id)]
@@ -307,10 +357,14 @@ class LibraryState(SessionState):
                     if not in_flight:
                         return
                     service = get_job_service()
+                    try:
+                        user = self._current_user()
+                    except AuthError:
+                        return
                     for video_id in in_flight:
                         try:
-                            await self.show_video(service.get_video(self.current_user(), video_id))
-                        except JobError:
+                            await self._show_video(service.get_video(user, video_id))
+                        except NotFound:  # deleted meanwhile (in another tab)
                             self.videos = [card for card in self.videos if card.id != video_id]
         finally:
             async with self:
@@ -319,12 +373,12 @@ class LibraryState(SessionState):
     async def _act(self, action) -> None:
         self.action_error = ""
         try:
-            video = await action(get_job_service(), self.current_user())
+            video = await action(get_job_service(), self._current_user())
         except JobError as error:
             self.action_error = error.message
             return
         if video is not None:
-            await self.show_video(video)
+            await self._show_video(video)
 
     @rx.event
     async def cancel(self, video_id: str) -> None:
@@ -359,12 +413,12 @@ class LibraryState(SessionState):
     @rx.event
     async def reuse(self, video_id: str) -> None:
         try:
-            video = get_job_service().get_video(self.current_user(), video_id)
+            video = get_job_service().get_video(self._current_user(), video_id)
         except JobError as error:
             self.action_error = error.message
             return
         form = await self.get_state(GenerateState)
-        form.reuse(video)
+        form._apply_reuse(video)
 
     @rx.event
     def open_player(self, video_id: str) -> None:
@@ -383,6 +437,6 @@ async def push_video_change(app: rx.App, video: Video) -> None:
         try:
             async with app.modify_state(rx.BaseStateToken(ident=client_token, cls=LibraryState)) as root:
                 library = await root.get_state(LibraryState)
-                await library.show_video(video)
+                await library._show_video(video)
         except Exception:
             open_tabs.get(video.user_id, set()).discard(client_token)

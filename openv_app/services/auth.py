@@ -5,13 +5,10 @@ Dev mode (no Clerk keys) is a single local user; otherwise the Clerk session JWT
 
 from __future__ import annotations
 
+from openv_app.services.errors import AuthError
 from openv_app.settings import Settings
 
 DEV_USER_ID = "dev-user"
-
-
-class AuthError(Exception):
-    """No valid session: the API answers 401."""
 
 
 def resolve_user(settings: Settings, authorization: str | None) -> str:
@@ -23,4 +20,4 @@ def resolve_user(settings: Settings, authorization: str | None) -> str:
         raise AuthError("sign-in required")
     from openv_app.services.clerk_auth import verify_session_token
 
-    return verify_session_token(settings, token)
+    return verify_session_token(settings, token).user_id

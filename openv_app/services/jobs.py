@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 from sqlmodel import Session, col, select
 
 from openv_app.models import Video, utcnow
+from openv_app.services.errors import Conflict, InvalidInput, JobError, NotFound, QuotaExceeded
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound
 from openv_app.services.signing import webhook_token
 from openv_app.services.statuses import (
@@ -37,35 +38,6 @@ MAX_SEED = 2**32 - 1
 MODELS = ("wan2.1-t2v-1.3b",)
 # A row that never got a RunPod job id this long after creation was lost mid-submit.
 SUBMIT_GRACE = timedelta(minutes=5)
-
-
-# --- errors the API and UI turn into messages --------------------------------------------
-
-
-class JobError(Exception):
-    status_code = 400
-
-    def __init__(self, message: str, field: str | None = None, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.details = details
-
-
-class InvalidInput(JobError):
-    status_code = 400
-
-
-class NotFound(JobError):
-    status_code = 404
-
-
-class Conflict(JobError):
-    status_code = 409
-
-
-class QuotaExceeded(JobError):
-    status_code = 429
 
 
 # --- input --------------------------------------------------------------------------------
