@@ -73,9 +73,14 @@ def test_bad_settings_fail_naming_the_variable(monkeypatch, env, variable):
 
 def test_dev_defaults_and_pem_newlines(monkeypatch):
     monkeypatch.setenv("CLERK_JWT_KEY", "-----BEGIN PUBLIC KEY-----\\nabc\\n-----END PUBLIC KEY-----")
+    with pytest.raises(ValidationError, match="CLERK_ISSUER"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("CLERK_ISSUER", "https://clerk.example.com")
+    monkeypatch.setenv("CLERK_AUTHORIZED_PARTIES", '["https://openv.example.com"]')
     settings = Settings(_env_file=None)
     assert settings.clerk_jwt_key.count("\n") == 2
     assert not settings.dev_auth
     monkeypatch.delenv("CLERK_JWT_KEY")
+    monkeypatch.delenv("CLERK_ISSUER")
     defaults = Settings(_env_file=None)
     assert defaults.dev_auth and defaults.uses_local_runpod and defaults.database_url.startswith("sqlite")
