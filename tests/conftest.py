@@ -210,11 +210,12 @@ def app_factory(engine: sa.Engine, tmp_path: Path) -> Iterator[Callable[..., App
 
     servers: list[ServerThread] = []
 
-    def start(runpod: LocalRunPod | None = None, runpod_client: RunPodClient | None = None, **settings: Any) -> AppUnderTest:
+    def start(runpod: LocalRunPod | None = None, runpod_client: RunPodClient | None = None, storage: Any = None,
+              **settings: Any) -> AppUnderTest:
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         config = Settings(public_base_url=base_url, webhook_secret="test-webhook-secret", poll_interval_s=0.2, **settings)
-        storage = LocalStorage(tmp_path / "storage", base_url, config.secret, ttl_s=600)
+        storage = storage or LocalStorage(tmp_path / "storage", base_url, config.secret, ttl_s=600)
         client = runpod_client or (runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1))
         service = JobService(settings=config, engine=engine, runpod=client, storage=storage)
         api.dependency_overrides[get_job_service] = lambda: service

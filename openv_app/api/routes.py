@@ -43,6 +43,11 @@ async def _job_error(request: Request, error: JobError) -> JSONResponse:
     return error_response(error.status_code, error.message, error.field, **error.details)
 
 
+@api.exception_handler(StorageError)
+async def _storage_error(request: Request, error: StorageError) -> JSONResponse:
+    return error_response(502, str(error))
+
+
 @api.exception_handler(RunPodError)
 async def _runpod_error(request: Request, error: RunPodError) -> JSONResponse:
     return error_response(502, str(error))

@@ -1,0 +1,82 @@
+"""Supabase Storage behind the app's Storage interface, with storage3 (the supabase client's
+storage part). The bucket is private: the worker uploads with signed upload URLs and the
+browser plays and downloads through signed, expiring URLs."""
+
+from __future__ import annotations
+
+import httpx
+from storage3 import AsyncStorageClient
+from storage3.exceptions import StorageApiError, StorageException
+from storage3.types import CreateSignedUploadUrlOptions
+
+from openv_app.services.storage import StorageError
+from openv_app.settings import Settings
+
+
+def _is_not_found(error: StorageApiError) -> bool:
+    # Storage answers status as a string ("404") and code as "not_found" or a sentence.
+    return str(error.status) == "404" or "not found" in str(error.code).lower().replace("_", " ")
+
+
+class SupabaseStorage:
+    def __init__(self, url: str, service_key: str, bucket: str, ttl_s: int, http_client: httpx.AsyncClient | None = None) -> None:
+        self.bucket = bucket
+        self.ttl_s = ttl_s
+        self._client = AsyncStorageClient(
+            f"{url.rstrip('/')}/storage/v1/",
+            {"apiKey": service_key, "Authorization": f"Bearer {service_key}"},
+            http_client=http_client or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)),
+        )
+        self._bucket_ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SupabaseStorage:
+        return cls(
+            settings.supabase_url,
+            settings.supabase_service_role_key.get_secret_value(),
+            settings.supabase_bucket,
+            settings.signed_url_ttl_s,
+        )
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket, private, if it does not exist yet."""
+        if self._bucket_ready:
+            return
+        try:
+            await self._client.get_bucket(self.bucket)
+        except StorageApiError as error:
+            if not _is_not_found(error):
+                raise StorageError(f"storage bucket check failed: {error.message}") from error
+            try:
+                await self._client.create_bucket(self.bucket, options={"public": False})
+            except StorageException as create_error:
+                raise StorageError(f"could not create the storage bucket: {create_error}") from create_error
+        self._bucket_ready = True
+
+    async def create_upload_url(self, path: str) -> str:
+        await self.ensure_bucket()
+        try:
+            # upsert must be the string "true": a retried job overwrites its own files.
+            signed = await self._client.from_(self.bucket).create_signed_upload_url(
+                path, CreateSignedUploadUrlOptions(upsert="true")
+            )
+        except StorageException as error:
+            raise StorageError(f"could not sign an upload URL: {error}") from error
+        return signed["signed_url"]
+
+    async def create_download_url(self, path: str, download_name: str | None = None) -> str:
+        options = {"download": download_name} if download_name else None
+        try:
+            signed = await self._client.from_(self.bucket).create_signed_url(path, self.ttl_s, options)
+        except StorageException as error:
+            raise StorageError(f"could not sign a download URL: {error}") from error
+        return signed["signedURL"]
+
+    async def delete(self, paths: list[str]) -> None:
+        try:
+            await self._client.from_(self.bucket).remove(paths)
+        except StorageApiError as error:
+            if not _is_not_found(error):
+                raise StorageError(f"could not delete files: {error.message}") from error
+        except StorageException as error:
+            raise StorageError(f"could not delete files: {error}") from error

@@ -1,0 +1,108 @@
+"""Supabase Storage through the real storage3 client against a local Storage REST server,
+and PostgreSQL settings as Supabase's poolers need them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from openv_app.db import make_engine
+from openv_app.services.storage import StorageError
+from openv_app.services.supabase_storage import SupabaseStorage
+from tests.conftest import ServerThread, migrate, wait_until
+from tests.fake_supabase_storage import FakeSupabaseStorage
+from tests.handlers import quick_video_handler
+from worker.upload import put_file
+
+
+@pytest.fixture
+def supabase():
+    fake = FakeSupabaseStorage()
+    with ServerThread(fake.app) as server:
+        fake.url = server.url
+        yield fake
+
+
+def storage_for(fake: FakeSupabaseStorage, key: str | None = None) -> SupabaseStorage:
+    return SupabaseStorage(fake.url, key or fake.service_key, "videos", ttl_s=600)
+
+
+def test_bucket_is_created_private_when_missing(supabase):
+    asyncio.run(storage_for(supabase).ensure_bucket())
+    assert supabase.buckets["videos"]["public"] is False
+    asyncio.run(storage_for(supabase).ensure_bucket())  # exists now: left as it is
+    assert len(supabase.buckets) == 1
+
+
+def test_worker_uploads_to_signed_url_and_browser_downloads(supabase):
+    storage = storage_for(supabase)
+
+    async def sign_upload_and_download():
+        upload = await storage.create_upload_url("user/v.mp4")
+        put_file(upload, b"mp4-bytes", "video/mp4")
+        return await storage.create_download_url("user/v.mp4"), await storage.create_download_url("user/v.mp4", "clip.mp4")
+
+    url, download_url = asyncio.run(sign_upload_and_download())
+    assert supabase.objects[("videos", "user/v.mp4")] == (b"mp4-bytes", "video/mp4")
+    response = httpx.get(url)
+    assert response.content == b"mp4-bytes" and response.headers["content-type"] == "video/mp4"
+    assert "clip.mp4" in httpx.get(download_url).headers["content-disposition"]
+
+
+def test_delete_removes_files_and_missing_files_are_fine(supabase):
+    storage = storage_for(supabase)
+
+    async def upload_then_delete():
+        put_file(await storage.create_upload_url("user/v.mp4"), b"x", "video/mp4")
+        await storage.delete(["user/v.mp4", "user/v.jpg"])
+        await storage.delete(["user/v.mp4"])
+
+    asyncio.run(upload_then_delete())
+    assert supabase.objects == {}
+
+
+def test_storage_errors_become_the_apps_own(supabase):
+    with pytest.raises(StorageError, match="bucket"):
+        asyncio.run(storage_for(supabase, key="wrong-key").ensure_bucket())
+
+    async def failures():
+        storage = storage_for(supabase)
+        await storage.ensure_bucket()
+        with pytest.raises(StorageError, match="download URL"):
+            await storage.create_download_url("user/missing.mp4")
+        supabase.fail_next = 1
+        with pytest.raises(StorageError, match="delete"):
+            await storage.delete(["user/v.mp4"])
+
+    asyncio.run(failures())
+
+
+def test_end_to_end_with_supabase_storage(app_factory, runpod_factory, supabase):
+    app = app_factory(runpod_factory(quick_video_handler), storage=storage_for(supabase))
+    request = {"prompt": "a kite over dunes", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
+    video = httpx.post(f"{app.url}/api/runpod", json=request).json()
+    done = wait_until(lambda: (b := httpx.get(f"{app.url}/api/runpod/{video['id']}").json())["status"] == "COMPLETED" and b)
+    assert httpx.get(done["video_url"]).headers["content-type"] == "video/mp4"
+    assert ("videos", f"dev-user/{video['id']}.jpg") in supabase.objects
+    assert httpx.delete(f"{app.url}/api/videos/{video['id']}").status_code == 204
+    assert supabase.objects == {}
+
+
+def test_postgres_through_a_transaction_pooler_setting(postgres_server, empty_database_url):
+    """Prepared statements off (as Supabase's port-6543 pooler needs) and the migrations unchanged."""
+    if not empty_database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    url = empty_database_url.replace("postgresql+psycopg://", "postgresql://") + "?sslmode=disable&application_name=openv"
+    migrate(url)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        for _ in range(8):  # past psycopg's default prepare threshold of 5
+            connection.execute(sa.text("SELECT count(*) FROM videos WHERE user_id = :u"), {"u": "x"})
+        prepared = connection.execute(sa.text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+        rls = connection.execute(sa.text("SELECT relrowsecurity FROM pg_class WHERE relname = 'videos'")).scalar_one()
+    engine.dispose()
+    assert prepared == 0
+    assert rls is True
