@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session, create_engine
+from sqlmodel import create_engine
 
 from openv_app.settings import get_settings
 
@@ -36,12 +34,6 @@ def make_engine(url: str) -> sa.Engine:
 @lru_cache
 def get_engine() -> sa.Engine:
     return make_engine(get_settings().database_url)
-
-
-@contextmanager
-def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
-    with Session(engine or get_engine(), expire_on_commit=False) as session:
-        yield session
 
 
 def database_is_reachable(engine: sa.Engine | None = None) -> bool:

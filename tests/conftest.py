@@ -7,7 +7,6 @@ with CI=true they fail instead.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -264,10 +263,6 @@ def browser() -> Iterator[Any]:
         )
         yield browser
         browser.close()
-
-
-def run_async(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
 
 
 # --- the whole app in production mode ------------------------------------------------------
