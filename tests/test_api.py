@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
@@ -15,7 +14,7 @@ from openv_app.services.jobs import JobService
 from openv_app.services.poller import poll_once
 from openv_app.services.signing import webhook_token
 from openv_app.services.storage import StorageError
-from tests.conftest import wait_until
+from tests.conftest import run_sync, wait_until
 from tests.handlers import GatedHandler, failing_handler, quick_video_handler
 
 REQUEST = {"prompt": "a lighthouse at dusk", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 4, "seed": 11}
@@ -166,10 +165,10 @@ def test_poller_completes_jobs_whose_webhooks_were_lost(app_factory, runpod_fact
     assert video_status(app, video["id"])["status"] != "COMPLETED"
 
     poller = JobService(settings=app.service.settings, engine=engine, runpod=runpod.client(), storage=app.storage)
-    assert asyncio.run(poll_once(poller, timedelta(seconds=5))) == 1
+    assert run_sync(poll_once(poller, timedelta(seconds=5))) == 1
     assert video_status(app, video["id"])["status"] == "COMPLETED"
     # A second sweep finds nothing in flight.
-    assert asyncio.run(poll_once(poller, timedelta(seconds=5))) == 0
+    assert run_sync(poll_once(poller, timedelta(seconds=5))) == 0
 
 
 def test_poller_shows_progress_and_leases_each_job_to_one_process(app_factory, runpod_factory, engine):
@@ -180,8 +179,8 @@ def test_poller_shows_progress_and_leases_each_job_to_one_process(app_factory, r
     gate.started.wait(10)
     first = JobService(settings=app.service.settings, engine=engine, runpod=runpod.client(), storage=app.storage)
     second = JobService(settings=app.service.settings, engine=engine, runpod=runpod.client(), storage=app.storage)
-    assert asyncio.run(poll_once(first, timedelta(seconds=60))) == 1
-    assert asyncio.run(poll_once(second, timedelta(seconds=60))) == 0  # leased to the first
+    assert run_sync(poll_once(first, timedelta(seconds=60))) == 1
+    assert run_sync(poll_once(second, timedelta(seconds=60))) == 0  # leased to the first
     status = video_status(app, video["id"])
     assert status["status"] == "PROCESSING" and status["progress"] == 25
     gate.release.set()
@@ -194,7 +193,7 @@ def test_expired_job_becomes_failed(app_factory, runpod_factory, engine):
     video = queued_video(app)
     runpod.endpoint.jobs.clear()  # RunPod forgot the job (ttl ran out)
     poller = JobService(settings=app.service.settings, engine=engine, runpod=runpod.client(), storage=app.storage)
-    asyncio.run(poll_once(poller, timedelta(seconds=5)))
+    run_sync(poll_once(poller, timedelta(seconds=5)))
     status = video_status(app, video["id"])
     assert status["status"] == "FAILED" and "expired" in status["error"]
 
@@ -260,10 +259,10 @@ def test_failed_storage_delete_is_retried_until_done(app_factory, runpod_factory
         assert httpx.delete(f"{app.url}/api/videos/{video['id']}").status_code == 204
         assert httpx.get(f"{app.url}/api/videos/{video['id']}").status_code == 404  # gone for the user at once
         assert len(stored_files(app, video)) == 2
-        assert asyncio.run(app.service.remove_pending_files()) == 0  # still down: kept for later
-    assert asyncio.run(app.service.remove_pending_files()) == 1
+        assert run_sync(app.service.remove_pending_files()) == 0  # still down: kept for later
+    assert run_sync(app.service.remove_pending_files()) == 1
     assert stored_files(app, video) == []
-    assert asyncio.run(app.service.remove_pending_files()) == 0
+    assert run_sync(app.service.remove_pending_files()) == 0
 
 
 def test_other_users_videos_are_404(app_factory, runpod_factory):
@@ -306,13 +305,13 @@ def test_runpod_health_and_openapi_schema(app_factory, runpod_factory):
 
 def test_signed_storage_urls_are_checked(app_factory):
     app = app_factory()
-    upload = asyncio.run(app.storage.create_upload_url("dev-user/x.mp4"))
+    upload = run_sync(app.storage.create_upload_url("dev-user/x.mp4"))
     assert httpx.put(upload.replace("sig=", "sig=0"), content=b"x").status_code == 403
     assert httpx.put(upload, content=b"data").status_code == 200
-    download = asyncio.run(app.storage.create_download_url("dev-user/x.mp4"))
+    download = run_sync(app.storage.create_download_url("dev-user/x.mp4"))
     assert httpx.get(download).content == b"data"
     assert httpx.get(download.replace("dev-user/x.mp4", "dev-user/y.mp4")).status_code == 403
-    escape = asyncio.run(app.storage.create_upload_url("../escape.mp4"))
+    escape = run_sync(app.storage.create_upload_url("../escape.mp4"))
     assert httpx.put(escape, content=b"x").status_code == 404
     assert not (app.storage.root.parent / "escape.mp4").exists()
     with pytest.raises(StorageError):

@@ -13,7 +13,7 @@ from openv_app.pages.studio_state import GenerateState, LibraryState, VideoCard
 from openv_app.services.errors import AuthError
 from openv_app.services.signing import webhook_token
 from tests.clerk_tokens import TokenMaker
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, run_sync
 from tests.handlers import quick_video_handler
 
 REQUEST = {"prompt": "user A's private video", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
@@ -126,7 +126,7 @@ async def drain(generator) -> None:
 def run_event(handler, state, *args):
     result = handler.fn(state, *args)
     if asyncio.iscoroutine(result):
-        return asyncio.run(result)
+        return run_sync(result)
     return result
 
 
@@ -166,7 +166,7 @@ def test_state_event_probe(clerk_app, maker, monkeypatch, who):
 
     if who is None:
         form = FormProbe()
-        asyncio.run(drain(GenerateState.submit.fn(form)))
+        run_sync(drain(GenerateState.submit.fn(form)))
         assert "sign in again" in form.form_error.lower()
         rows.append(("GenerateState.submit", "no session", form.form_error))
 

@@ -3,7 +3,6 @@ and PostgreSQL settings as Supabase's poolers need them."""
 
 from __future__ import annotations
 
-import asyncio
 
 import httpx
 import pytest
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 from openv_app.db import make_engine
 from openv_app.services.storage import StorageError
 from openv_app.services.supabase_storage import SupabaseStorage
-from tests.conftest import ServerThread, migrate, wait_until
+from tests.conftest import ServerThread, migrate, run_sync, wait_until
 from tests.fake_supabase_storage import FakeSupabaseStorage
 from tests.handlers import quick_video_handler
 from worker.upload import put_file
@@ -31,9 +30,9 @@ def storage_for(fake: FakeSupabaseStorage, key: str | None = None) -> SupabaseSt
 
 
 def test_bucket_is_created_private_when_missing(supabase):
-    asyncio.run(storage_for(supabase).ensure_bucket())
+    run_sync(storage_for(supabase).ensure_bucket())
     assert supabase.buckets["videos"]["public"] is False
-    asyncio.run(storage_for(supabase).ensure_bucket())  # exists now: left as it is
+    run_sync(storage_for(supabase).ensure_bucket())  # exists now: left as it is
     assert len(supabase.buckets) == 1
 
 
@@ -45,7 +44,7 @@ def test_worker_uploads_to_signed_url_and_browser_downloads(supabase):
         put_file(upload, b"mp4-bytes", "video/mp4")
         return await storage.create_download_url("user/v.mp4"), await storage.create_download_url("user/v.mp4", "clip.mp4")
 
-    url, download_url = asyncio.run(sign_upload_and_download())
+    url, download_url = run_sync(sign_upload_and_download())
     assert supabase.objects[("videos", "user/v.mp4")] == (b"mp4-bytes", "video/mp4")
     response = httpx.get(url)
     assert response.content == b"mp4-bytes" and response.headers["content-type"] == "video/mp4"
@@ -60,13 +59,13 @@ def test_delete_removes_files_and_missing_files_are_fine(supabase):
         await storage.delete(["user/v.mp4", "user/v.jpg"])
         await storage.delete(["user/v.mp4"])
 
-    asyncio.run(upload_then_delete())
+    run_sync(upload_then_delete())
     assert supabase.objects == {}
 
 
 def test_storage_errors_become_the_apps_own(supabase):
     with pytest.raises(StorageError, match="bucket"):
-        asyncio.run(storage_for(supabase, key="wrong-key").ensure_bucket())
+        run_sync(storage_for(supabase, key="wrong-key").ensure_bucket())
 
     async def failures():
         storage = storage_for(supabase)
@@ -77,7 +76,7 @@ def test_storage_errors_become_the_apps_own(supabase):
         with pytest.raises(StorageError, match="delete"):
             await storage.delete(["user/v.mp4"])
 
-    asyncio.run(failures())
+    run_sync(failures())
 
 
 def test_end_to_end_with_supabase_storage(app_factory, runpod_factory, supabase):
@@ -91,10 +90,9 @@ def test_end_to_end_with_supabase_storage(app_factory, runpod_factory, supabase)
     assert supabase.objects == {}
 
 
-def test_postgres_through_a_transaction_pooler_setting(postgres_server, empty_database_url):
+@pytest.mark.postgres_only
+def test_postgres_through_a_transaction_pooler_setting(empty_database_url):
     """Prepared statements off (as Supabase's port-6543 pooler needs) and the migrations unchanged."""
-    if not empty_database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
     url = empty_database_url.replace("postgresql+psycopg://", "postgresql://") + "?sslmode=disable&application_name=openv"
     migrate(url)
     engine = make_engine(url)
