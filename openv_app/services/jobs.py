@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 from sqlmodel import Session, col, select
 
 from openv_app.models import Video, utcnow
-from openv_app.services.errors import Conflict, InvalidInput, JobError, NotFound, QuotaExceeded
+from openv_app.services.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound
 from openv_app.services.signing import webhook_token
 from openv_app.services.statuses import (
