@@ -4,7 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from openv_app import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from openv_app.db import make_engine
+from openv_app.db import make_sync_engine
 from openv_app.settings import get_settings
 
 config = context.config
@@ -13,7 +13,7 @@ target_metadata = SQLModel.metadata
 
 def run_migrations() -> None:
     url = config.attributes.get("database_url") or get_settings().database_url
-    engine = make_engine(url)
+    engine = make_sync_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

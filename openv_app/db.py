@@ -1,12 +1,20 @@
-"""Database engine and sessions, built from settings (SQLite by default, PostgreSQL when set)."""
+"""Database engines built from settings: SQLite by default, PostgreSQL (Supabase) when set.
+
+At run time the app uses one asyncio engine per process (psycopg 3 for PostgreSQL, aiosqlite
+for SQLite), so a database round trip never stops the event loop. Alembic uses a plain sync
+engine on the same URL.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import create_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from openv_app.settings import get_settings
 
@@ -19,27 +27,113 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> sa.Engine:
+def _async_url(url: str) -> str:
+    url = normalize_database_url(url)
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+def _make_sqlite_folder(url: str) -> None:
+    database = sa.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_sync_engine(url: str) -> sa.Engine:
+    """For migrations and tooling only; the app itself uses `make_async_engine`."""
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
-        database = sa.make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _make_sqlite_folder(url)
+        return sa.create_engine(url, connect_args={"timeout": 30})
+    return sa.create_engine(url, connect_args={"prepare_threshold": None})
+
+
+def make_async_engine(url: str, pool_size: int = 10, max_overflow: int = 5, pool_recycle_s: int = 300) -> AsyncEngine:
+    url = _async_url(url)
+    if url.startswith("sqlite"):
+        _make_sqlite_folder(url)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _begin_sqlite_transactions_ourselves(engine)
+        return engine
     # prepare_threshold=None: Supabase's transaction pooler (port 6543) has no prepared
-    # statements; turning them off costs little on a direct connection.
-    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    # statements. No pool_pre_ping (a round trip per checkout): connections are recycled
+    # instead, before a pooler's idle timeout can close them under us.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=pool_recycle_s,
+        connect_args={"prepare_threshold": None},
+    )
+
+
+# Execution option for a SQLite transaction that takes the write lock at BEGIN, so that a
+# read-then-insert (the per-user limits) cannot interleave with another writer.
+SQLITE_IMMEDIATE = "openv_sqlite_immediate"
+
+
+def _begin_sqlite_transactions_ourselves(engine: AsyncEngine) -> None:
+    """sqlite3 would start transactions lazily and never as IMMEDIATE; SQLAlchemy's documented
+    recipe turns that off and emits BEGIN itself."""
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _no_driver_transactions(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """Runs statements on an async engine with as few round trips as the work allows."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+        # On PostgreSQL a lone statement runs in autocommit: no BEGIN and COMMIT round trips
+        # around it. (SQLite's are local calls, and its AUTOCOMMIT mode would bypass the
+        # BEGIN hook above.)
+        self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else engine
+
+    async def rows(self, statement: sa.Executable) -> list[sa.RowMapping]:
+        """Run one statement, committed at once, and return its rows."""
+        async with self._single.begin() as connection:
+            result = await connection.execute(statement)
+            return list(result.mappings()) if result.returns_rows else []
+
+    @asynccontextmanager
+    async def transaction(self, lock_key: str | None = None) -> AsyncIterator[AsyncConnection]:
+        """A transaction; with `lock_key`, serialized with every other one holding that key.
+
+        PostgreSQL: a transaction-scoped advisory lock, which Supabase's transaction pooler
+        supports (session locks and SET would not survive it). SQLite: BEGIN IMMEDIATE, which
+        serializes all writers of the file.
+        """
+        engine = self.engine
+        if lock_key is not None and not self.is_postgres:
+            engine = engine.execution_options(**{SQLITE_IMMEDIATE: True})
+        async with engine.begin() as connection:
+            if lock_key is not None and self.is_postgres:
+                await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(lock_key, 0))))
+            yield connection
+
+    async def is_reachable(self) -> bool:
+        try:
+            await self.rows(sa.text("SELECT 1"))
+            return True
+        except (sa.exc.SQLAlchemyError, OSError):
+            return False
 
 
 @lru_cache
-def get_engine() -> sa.Engine:
-    return make_engine(get_settings().database_url)
-
-
-def database_is_reachable(engine: sa.Engine | None = None) -> bool:
-    try:
-        with (engine or get_engine()).connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        return True
-    except sa.exc.SQLAlchemyError:
-        return False
+def get_engine() -> AsyncEngine:
+    settings = get_settings()
+    return make_async_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_recycle_s=settings.database_pool_recycle_s,
+    )

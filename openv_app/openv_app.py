@@ -9,7 +9,7 @@ from openv_app.models import Video
 from openv_app.pages.index import index
 from openv_app.pages.studio_state import GenerateState, LibraryState, SessionState, push_video_change
 from openv_app.services.clerk_auth import frontend_api_host
-from openv_app.services.poller import run_status_poller
+from openv_app.services.poller import PollerConfig, run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 
@@ -47,7 +47,7 @@ async def push_to_open_tabs(video: Video) -> None:
 
 
 async def status_poller() -> None:
-    await run_status_poller(get_job_service(), settings.poll_interval_s)
+    await run_status_poller(get_job_service(), PollerConfig.from_settings(settings))
 
 
 get_job_service().listeners.append(push_to_open_tabs)

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     app_version: str = "0.1.0"
 
     database_url: str = f"sqlite:///{DATA_DIR / 'openv.db'}"
+    # Connections per app process (PostgreSQL). Supabase's session pooler allows a fixed number
+    # of clients per project: keep processes × (pool size + overflow) under it.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=5, ge=0)
+    # Connections are replaced after this long instead of being pinged before each use.
+    database_pool_recycle_s: int = Field(default=300, ge=10)
     # Where RunPod (or the local endpoint) reaches this app: webhooks and signed storage URLs.
     public_base_url: str = "http://localhost:8000"
     webhook_secret: SecretStr | None = None
@@ -49,7 +55,12 @@ class Settings(BaseSettings):
     runpod_base_url: str = LOCAL_RUNPOD_BASE_URL
     runpod_execution_timeout_s: int = Field(default=600, gt=0)
     runpod_job_ttl_s: int = Field(default=24 * 3600, gt=0)
-    poll_interval_s: float = Field(default=3.0, gt=0)
+    poll_interval_s: float = Field(default=5.0, gt=0)
+    # The poller asks RunPod about this many jobs at once, each within poll_call_timeout_s;
+    # a sweep stops claiming new jobs after poll_sweep_deadline_s.
+    poll_concurrency: int = Field(default=16, ge=1)
+    poll_call_timeout_s: float = Field(default=10.0, gt=0)
+    poll_sweep_deadline_s: float = Field(default=30.0, gt=0)
 
     storage_backend: Literal["local", "supabase"] = "local"
     local_storage_dir: Path = DATA_DIR / "storage"

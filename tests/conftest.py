@@ -35,6 +35,7 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 
+from openv_app.db import Database, make_async_engine
 from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodClient
 from openv_app.services.storage import LocalStorage
@@ -124,9 +125,10 @@ def database_url(empty_database_url: str) -> str:
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[sa.Engine]:
-    from openv_app.db import make_engine
+    """A plain sync engine on the test database, for tests to seed and inspect rows."""
+    from openv_app.db import make_sync_engine
 
-    engine = make_engine(database_url)
+    engine = make_sync_engine(database_url)
     yield engine
     engine.dispose()
 
@@ -148,7 +150,20 @@ class ServerThread:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _serve(self) -> None:
+        async def serve() -> None:
+            self.loop = asyncio.get_running_loop()
+            await self.server.serve()
+
+        asyncio.run(serve())
+
+    def run(self, coroutine: Any, timeout: float = 60) -> Any:
+        """Run a coroutine on the server's event loop (where its database pool lives)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
@@ -200,16 +215,27 @@ class AppUnderTest:
     url: str
     service: JobService
     storage: LocalStorage
+    server: ServerThread
+    database_url: str
+
+    def run(self, coroutine: Any) -> Any:
+        """Await a service call on the app's own event loop."""
+        return self.server.run(coroutine)
+
+    def service_like_another_process(self, runpod: LocalRunPod) -> JobService:
+        """A second JobService with a pool of its own, as another app process would have."""
+        return JobService(settings=self.service.settings, db=Database(make_async_engine(self.database_url)),
+                          runpod=runpod.client(), storage=self.storage)
 
 
 @pytest.fixture
-def app_factory(engine: sa.Engine, tmp_path: Path) -> Iterator[Callable[..., AppUnderTest]]:
+def app_factory(database_url: str, tmp_path: Path) -> Iterator[Callable[..., AppUnderTest]]:
     """The HTTP API (the FastAPI app the Reflex app mounts) on a real port, wired to a test
     database, local storage in tmp_path and the given RunPod endpoint."""
     from openv_app.api.routes import api
     from openv_app.services.wiring import get_job_service
 
-    servers: list[ServerThread] = []
+    apps: list[AppUnderTest] = []
 
     def start(runpod: LocalRunPod | None = None, runpod_client: RunPodClient | None = None, storage: Any = None,
               **settings: Any) -> AppUnderTest:
@@ -218,14 +244,16 @@ def app_factory(engine: sa.Engine, tmp_path: Path) -> Iterator[Callable[..., App
         config = Settings(public_base_url=base_url, webhook_secret="test-webhook-secret", poll_interval_s=0.2, **settings)
         storage = storage or LocalStorage(tmp_path / "storage", base_url, config.secret, ttl_s=600)
         client = runpod_client or (runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1))
-        service = JobService(settings=config, engine=engine, runpod=client, storage=storage)
+        service = JobService(settings=config, db=Database(make_async_engine(database_url)), runpod=client, storage=storage)
         api.dependency_overrides[get_job_service] = lambda: service
-        servers.append(ServerThread(api, port).__enter__())
-        return AppUnderTest(base_url, service, storage)
+        app = AppUnderTest(base_url, service, storage, ServerThread(api, port).__enter__(), database_url)
+        apps.append(app)
+        return app
 
     yield start
-    for server in servers:
-        server.__exit__()
+    for app in apps:
+        app.run(app.service.db.engine.dispose())
+        app.server.__exit__()
     api.dependency_overrides.clear()
 
 

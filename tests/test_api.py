@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import av
 import httpx
 import pytest
+from sqlmodel import Session
 
 from openv_app.models import Video
-from openv_app.services.jobs import JobService
-from openv_app.services.poller import poll_once
+from openv_app.services.poller import PollerConfig, poll_once
 from openv_app.services.signing import webhook_token
 from openv_app.services.storage import StorageError
 from tests.conftest import run_sync, wait_until
@@ -157,43 +156,45 @@ def test_duplicate_and_stale_webhooks_change_nothing(app_factory, runpod_factory
 # --- the poller repairs missed webhooks -------------------------------------------------------
 
 
-def test_poller_completes_jobs_whose_webhooks_were_lost(app_factory, runpod_factory, engine):
+def sweep(app, service) -> int:
+    return app.run(poll_once(service, PollerConfig(interval_s=0.2, sweep_deadline_s=5)))
+
+
+def test_poller_completes_jobs_whose_webhooks_were_lost(app_factory, runpod_factory):
     runpod = runpod_factory(quick_video_handler, webhook_attempts=0)  # no webhook is ever delivered
     app = app_factory(runpod)
     video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
     wait_until(lambda: runpod.endpoint.jobs[video["runpod_job_id"]].status == "COMPLETED", timeout=20)
     assert video_status(app, video["id"])["status"] != "COMPLETED"
 
-    poller = JobService(settings=app.service.settings, engine=engine, runpod=runpod.client(), storage=app.storage)
-    assert run_sync(poll_once(poller, timedelta(seconds=5))) == 1
+    poller = app.service_like_another_process(runpod)
+    assert sweep(app, poller) == 1
     assert video_status(app, video["id"])["status"] == "COMPLETED"
     # A second sweep finds nothing in flight.
-    assert run_sync(poll_once(poller, timedelta(seconds=5))) == 0
+    assert sweep(app, poller) == 0
 
 
-def test_poller_shows_progress_and_leases_each_job_to_one_process(app_factory, runpod_factory, engine):
+def test_poller_shows_progress_and_leases_each_job_to_one_process(app_factory, runpod_factory):
     gate = GatedHandler()
     runpod = runpod_factory(gate)
     app = app_factory(runpod)
     video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
     gate.started.wait(10)
-    first = JobService(settings=app.service.settings, engine=engine, runpod=runpod.client(), storage=app.storage)
-    second = JobService(settings=app.service.settings, engine=engine, runpod=runpod.client(), storage=app.storage)
-    assert run_sync(poll_once(first, timedelta(seconds=60))) == 1
-    assert run_sync(poll_once(second, timedelta(seconds=60))) == 0  # leased to the first
+    first, second = app.service_like_another_process(runpod), app.service_like_another_process(runpod)
+    assert sweep(app, first) == 1
+    assert sweep(app, second) == 0  # leased to the first
     status = video_status(app, video["id"])
     assert status["status"] == "PROCESSING" and status["progress"] == 25
     gate.release.set()
     wait_for_status(app, video["id"], "COMPLETED")
 
 
-def test_expired_job_becomes_failed(app_factory, runpod_factory, engine):
+def test_expired_job_becomes_failed(app_factory, runpod_factory):
     runpod = runpod_factory(quick_video_handler, concurrency=0)
     app = app_factory(runpod)
     video = queued_video(app)
     runpod.endpoint.jobs.clear()  # RunPod forgot the job (ttl ran out)
-    poller = JobService(settings=app.service.settings, engine=engine, runpod=runpod.client(), storage=app.storage)
-    run_sync(poll_once(poller, timedelta(seconds=5)))
+    sweep(app, app.service_like_another_process(runpod))
     status = video_status(app, video["id"])
     assert status["status"] == "FAILED" and "expired" in status["error"]
 
@@ -259,15 +260,15 @@ def test_failed_storage_delete_is_retried_until_done(app_factory, runpod_factory
         assert httpx.delete(f"{app.url}/api/videos/{video['id']}").status_code == 204
         assert httpx.get(f"{app.url}/api/videos/{video['id']}").status_code == 404  # gone for the user at once
         assert len(stored_files(app, video)) == 2
-        assert run_sync(app.service.remove_pending_files()) == 0  # still down: kept for later
-    assert run_sync(app.service.remove_pending_files()) == 1
+        assert app.run(app.service.remove_pending_files()) == 0  # still down: kept for later
+    assert app.run(app.service.remove_pending_files()) == 1
     assert stored_files(app, video) == []
-    assert run_sync(app.service.remove_pending_files()) == 0
+    assert app.run(app.service.remove_pending_files()) == 0
 
 
-def test_other_users_videos_are_404(app_factory, runpod_factory):
+def test_other_users_videos_are_404(app_factory, runpod_factory, engine):
     app = app_factory(runpod_factory(quick_video_handler, concurrency=0))
-    with app.service.session() as session:
+    with Session(engine, expire_on_commit=False) as session:
         theirs = Video(user_id="someone-else", prompt="theirs", model="wan2.1-t2v-1.3b", width=128, height=128,
                        num_frames=9, fps=8, steps=2, guidance_scale=5, seed=1)
         session.add(theirs)

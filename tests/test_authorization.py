@@ -99,6 +99,8 @@ class ProbeState:
 
     _act = LibraryState.__dict__["_act"]
     _show_video = LibraryState.__dict__["_show_video"]
+    _place_card = LibraryState.__dict__["_place_card"]
+    _drop_card = LibraryState.__dict__["_drop_card"]
 
     async def get_state(self, cls):
         raise AssertionError("the probe must be refused before touching another state")
@@ -123,10 +125,11 @@ async def drain(generator) -> None:
         pass
 
 
-def run_event(handler, state, *args):
+def run_event(handler, state, *args, app=None):
+    """Run an event handler's code; on the app's event loop when it touches the database."""
     result = handler.fn(state, *args)
     if asyncio.iscoroutine(result):
-        return run_sync(result)
+        return app.run(result) if app else run_sync(result)
     return result
 
 
@@ -145,7 +148,7 @@ def test_state_event_probe(clerk_app, maker, monkeypatch, who):
         ("LibraryState.load_more", LibraryState.load_more, ()),
     ]:
         probe = ProbeState(who)
-        run_event(handler, probe, *args)
+        run_event(handler, probe, *args, app=app)
         if name.endswith("load_more") and who:
             assert probe.action_error == ""  # B's own (empty) next page
         else:
@@ -155,18 +158,18 @@ def test_state_event_probe(clerk_app, maker, monkeypatch, who):
 
     probe = ProbeState(who)
     probe.confirm_delete_id = video_id
-    run_event(LibraryState.confirm_delete, probe)
+    run_event(LibraryState.confirm_delete, probe, app=app)
     assert refused in probe.action_error.lower()
     rows.append(("LibraryState.confirm_delete", who or "no session", probe.action_error))
 
     probe = ProbeState(who)
-    run_event(LibraryState.load_library, probe)
+    run_event(LibraryState.load_library, probe, app=app)
     assert probe.videos == []
     rows.append(("LibraryState.load_library", who or "no session", "A's video absent"))
 
     if who is None:
         form = FormProbe()
-        run_sync(drain(GenerateState.submit.fn(form)))
+        app.run(drain(GenerateState.submit.fn(form)))
         assert "sign in again" in form.form_error.lower()
         rows.append(("GenerateState.submit", "no session", form.form_error))
 

@@ -22,10 +22,10 @@ def settings(maker) -> Settings:
     return Settings(_env_file=None, **maker.settings())
 
 
-def test_valid_token_gives_the_user(settings, maker):
-    identity = verify_session_token(settings, maker.token(sub="user_42"))
+async def test_valid_token_gives_the_user(settings, maker):
+    identity = await verify_session_token(settings, maker.token(sub="user_42"))
     assert identity.user_id == "user_42" and identity.expires_at > 0
-    assert resolve_user(settings, f"Bearer {maker.token(sub='user_42')}") == "user_42"
+    assert await resolve_user(settings, f"Bearer {maker.token(sub='user_42')}") == "user_42"
 
 
 @pytest.mark.parametrize(
@@ -41,22 +41,22 @@ def test_valid_token_gives_the_user(settings, maker):
         (lambda m: "not-a-jwt", "invalid"),
     ],
 )
-def test_bad_tokens_are_refused_with_a_reason(settings, maker, make, reason):
+async def test_bad_tokens_are_refused_with_a_reason(settings, maker, make, reason):
     with pytest.raises(AuthError, match=f"(?i){reason}"):
-        verify_session_token(settings, make(maker))
+        await verify_session_token(settings, make(maker))
 
 
-def test_missing_token_is_refused(settings):
+async def test_missing_token_is_refused(settings):
     with pytest.raises(AuthError, match="sign-in required"):
-        resolve_user(settings, None)
+        await resolve_user(settings, None)
     with pytest.raises(AuthError):
-        resolve_user(settings, "Bearer ")
+        await resolve_user(settings, "Bearer ")
 
 
-def test_dev_mode_only_without_clerk_keys(settings):
+async def test_dev_mode_only_without_clerk_keys(settings):
     assert not settings.dev_auth
     assert Settings(_env_file=None).dev_auth
-    assert resolve_user(Settings(_env_file=None), None) == "dev-user"
+    assert await resolve_user(Settings(_env_file=None), None) == "dev-user"
 
 
 def test_publishable_key_names_the_frontend_api():

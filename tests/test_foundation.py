@@ -6,13 +6,13 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from openv_app.db import make_engine, normalize_database_url
+from openv_app.db import make_sync_engine, normalize_database_url
 from openv_app.settings import Settings
 from tests.conftest import downgrade, migrate
 
 
 def table_names(url: str) -> set[str]:
-    engine = make_engine(url)
+    engine = make_sync_engine(url)
     try:
         return set(sa.inspect(engine).get_table_names())
     finally:
@@ -22,7 +22,7 @@ def table_names(url: str) -> set[str]:
 def test_migrations_upgrade_downgrade_and_upgrade_again(empty_database_url):
     migrate(empty_database_url)
     assert "videos" in table_names(empty_database_url)
-    engine = make_engine(empty_database_url)
+    engine = make_sync_engine(empty_database_url)
     columns = {c["name"]: c for c in sa.inspect(engine).get_columns("videos")}
     indexes = {i["name"] for i in sa.inspect(engine).get_indexes("videos")}
     engine.dispose()
@@ -36,13 +36,13 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(empty_database_url):
 
 def test_timestamps_come_back_timezone_aware(engine):
     from openv_app.models import Video
-    from sqlmodel import Session
+    from sqlmodel import Session, select
 
     with Session(engine) as session:
         session.add(Video(user_id="u", prompt="p", model="m", width=1, height=1, num_frames=1, fps=1, steps=1, guidance_scale=1, seed=2**32 - 1))
         session.commit()
     with Session(engine) as session:
-        video = session.query(Video).one()
+        video = session.exec(select(Video)).one()
     assert video.created_at.tzinfo is not None and video.created_at.utcoffset().total_seconds() == 0
     assert video.seed == 2**32 - 1
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from openv_app.db import make_engine
+from openv_app.db import make_sync_engine
 from openv_app.services.storage import StorageError
 from openv_app.services.supabase_storage import SupabaseStorage
 from tests.conftest import ServerThread, migrate, run_sync, wait_until
@@ -95,7 +95,7 @@ def test_postgres_through_a_transaction_pooler_setting(empty_database_url):
     """Prepared statements off (as Supabase's port-6543 pooler needs) and the migrations unchanged."""
     url = empty_database_url.replace("postgresql+psycopg://", "postgresql://") + "?sslmode=disable&application_name=openv"
     migrate(url)
-    engine = make_engine(url)
+    engine = make_sync_engine(url)
     with engine.connect() as connection:
         for _ in range(8):  # past psycopg's default prepare threshold of 5
             connection.execute(sa.text("SELECT count(*) FROM videos WHERE user_id = :u"), {"u": "x"})

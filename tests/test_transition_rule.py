@@ -1,14 +1,17 @@
-"""The status transition rule: every order and repetition of reports gives the same result."""
+"""The status transition rule: every order and repetition of reports gives the same result,
+and the one-statement SQL form of the rule does exactly what the in-memory form does."""
 
 import itertools
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
+from openv_app.db import Database, make_async_engine
 from openv_app.models import Video
-from openv_app.services.jobs import apply_runpod_status
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.statuses import VideoStatus, may_move, status_from_runpod
+from openv_app.services.transitions import apply_runpod_status, transition_update
 
 DONE = {"video": "u/v.mp4", "poster": "u/v.jpg", "duration_s": 2.0, "timings": {"total_s": 1.0}}
 REPORTS = {
@@ -60,7 +63,7 @@ def test_progress_never_goes_backwards():
     assert apply_runpod_status(video, REPORTS["IN_PROGRESS_30"]) is False
     assert video.progress == 70
     assert apply_runpod_status(video, REPORTS["IN_QUEUE"]) is False
-    assert video.status is VideoStatus.PROCESSING
+    assert video.status == VideoStatus.PROCESSING
 
 
 @pytest.mark.parametrize("first,second", [("FAILED", "COMPLETED"), ("COMPLETED", "FAILED"), ("CANCELLED", "COMPLETED"), ("TIMED_OUT", "CANCELLED")])
@@ -69,13 +72,13 @@ def test_first_terminal_status_wins(first, second):
     apply_runpod_status(video, RunPodJob(id="job", status=first, output=DONE, error="boom"))
     status = video.status
     assert apply_runpod_status(video, RunPodJob(id="job", status=second, output=DONE, error="other")) is False
-    assert video.status is status
+    assert video.status == status
 
 
 def test_completed_without_video_is_failed_with_reason():
     video = new_video()
     apply_runpod_status(video, RunPodJob(id="job", status="COMPLETED", output={"error": "out of memory"}))
-    assert video.status is VideoStatus.FAILED
+    assert video.status == VideoStatus.FAILED
     assert video.error == "out of memory"
 
 
@@ -93,3 +96,56 @@ def test_status_mapping_table():
     assert status_from_runpod("TIMED_OUT", None) is VideoStatus.FAILED
     assert status_from_runpod("CANCELLED", None) is VideoStatus.CANCELLED
     assert may_move("PENDING", "PENDING") and not may_move("PROCESSING", "PENDING")
+
+
+# --- the SQL form agrees with the in-memory form ---------------------------------------------
+
+SQL_REPORTS = [
+    *REPORTS.values(),
+    RunPodJob(id="job", status="IN_PROGRESS", output={"stage": "encoding", "step": 7, "total": 10}),
+    RunPodJob(id="job", status="COMPLETED", output={"error": "no video"}),
+    RunPodJob(id="job", status="FAILED", error="boom"),
+    RunPodJob(id="job", status="CANCELLED"),
+    RunPodJob(id="job", status="TIMED_OUT"),
+]
+COMPARED = ("status", "runpod_status", "progress", "stage", "video_path", "poster_path", "duration_s", "timings", "error")
+
+
+def snapshot(video: Video) -> tuple:
+    return tuple(getattr(video, name) for name in COMPARED) + (video.completed_at is not None,)
+
+
+async def test_sql_transition_matches_the_in_memory_rule(database_url):
+    """Every sequence of three reports: same changed/unchanged answers, same final row."""
+    db = Database(make_async_engine(database_url))
+    try:
+        for sequence in itertools.product(SQL_REPORTS, repeat=3):
+            in_memory = new_video()
+            in_memory.id, in_memory.runpod_job_id = uuid.uuid4(), f"job-{uuid.uuid4()}"
+            async with db.transaction() as connection:
+                await connection.execute(sa.insert(Video.__table__).values(in_memory.model_dump(exclude_none=True)))
+            stored = in_memory.model_copy()
+            for report in sequence:
+                changed_in_memory = apply_runpod_status(in_memory, report)
+                rows = await db.rows(transition_update(in_memory.id, in_memory.runpod_job_id, report))
+                assert bool(rows) == changed_in_memory, (sequence, report)
+                if rows:
+                    stored = Video.model_validate(rows[0])
+            assert snapshot(stored) == snapshot(in_memory), sequence
+    finally:
+        await db.engine.dispose()
+
+
+async def test_sql_transition_adopts_a_job_id_not_stored_yet_but_never_another(database_url):
+    db = Database(make_async_engine(database_url))
+    try:
+        video = new_video()
+        video.runpod_job_id = None
+        async with db.transaction() as connection:
+            await connection.execute(sa.insert(Video.__table__).values(video.model_dump(exclude_none=True)))
+        done = RunPodJob(id="early-job", status="COMPLETED", output=DONE)
+        [row] = await db.rows(transition_update(video.id, "early-job", done))
+        assert (row["runpod_job_id"], row["status"]) == ("early-job", "COMPLETED")
+        assert await db.rows(transition_update(video.id, "other-job", RunPodJob(id="other-job", status="FAILED"))) == []
+    finally:
+        await db.engine.dispose()

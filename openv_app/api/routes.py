@@ -9,13 +9,12 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import ValidationError
 
-from openv_app.db import database_is_reachable
 from openv_app.services.auth import resolve_user
 from openv_app.services.errors import InvalidInput, JobError, NotFound
 from openv_app.services.jobs import GenerationRequest, JobService
 from openv_app.services.runpod_client import RunPodError, RunPodJob
 from openv_app.services.signing import webhook_token_matches
-from openv_app.services.storage import LocalStorage, StorageError, content_type_for
+from openv_app.services.storage import FileTooLarge, LocalStorage, StorageError, content_type_for
 from openv_app.services.views import VideoOut, VideoPage, video_out
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
@@ -28,8 +27,10 @@ def error_response(status_code: int, message: str, field: str | None = None, **d
     return JSONResponse(body, status_code=status_code)
 
 
-def current_user(service: Annotated[JobService, Depends(get_job_service)], authorization: Annotated[str | None, Header()] = None) -> str:
-    return resolve_user(service.settings, authorization)
+async def current_user(
+    service: Annotated[JobService, Depends(get_job_service)], authorization: Annotated[str | None, Header()] = None
+) -> str:
+    return await resolve_user(service.settings, authorization)
 
 
 Service = Annotated[JobService, Depends(get_job_service)]
@@ -62,7 +63,7 @@ async def json_body(request: Request) -> Any:
 
 @api.get("/api/health")
 async def health(service: Service) -> dict[str, Any]:
-    database_ok = database_is_reachable(service.engine)
+    database_ok = await service.db.is_reachable()
     return {"status": "ok" if database_ok else "degraded", "database": database_ok, "version": service.settings.app_version}
 
 
@@ -102,7 +103,7 @@ async def runpod_webhook(
 
 @api.get("/api/runpod/{video_id}", response_model=VideoOut)
 async def video_status(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service, service.get_video(user, video_id))
+    return await video_out(service, await service.get_video(user, video_id))
 
 
 @api.post("/api/runpod/{video_id}/cancel", response_model=VideoOut)
@@ -122,13 +123,13 @@ async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
 async def list_videos(
     user: User, service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
 ) -> VideoPage:
-    videos, next_cursor = service.list_videos(user, limit, before)
+    videos, next_cursor = await service.list_videos(user, limit, before)
     return VideoPage(videos=[await video_out(service, video) for video in videos], next_cursor=next_cursor)
 
 
 @api.get("/api/videos/{video_id}", response_model=VideoOut)
 async def get_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service, service.get_video(user, video_id))
+    return await video_out(service, await service.get_video(user, video_id))
 
 
 @api.delete("/api/videos/{video_id}", status_code=204)
@@ -153,14 +154,13 @@ async def upload_file(
 ) -> dict[str, Any]:
     if not storage.signature_is_valid("PUT", path, expires, sig):
         return error_response(403, "invalid or expired upload URL", "sig")
-    data = await request.body()
-    if len(data) > MAX_UPLOAD_BYTES:
-        return error_response(413, "file too large", "body")
     try:
-        storage.write(path, data)
+        size = await storage.write(path, request.stream(), MAX_UPLOAD_BYTES)
+    except FileTooLarge:
+        return error_response(413, f"file larger than {MAX_UPLOAD_BYTES} bytes", "body")
     except StorageError as error:
         return error_response(400, str(error), "path")
-    return {"path": path, "size": len(data)}
+    return {"path": path, "size": size}
 
 
 @api.get("/api/storage/{path:path}", include_in_schema=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timezone
 from typing import Any
@@ -17,9 +18,9 @@ import reflex as rx
 
 from openv_app.models import Video
 from openv_app.services import presets
-from openv_app.services.auth import resolve_user
+from openv_app.services.auth import DEV_USER_ID
 from openv_app.services.clerk_auth import verify_session_token
-from openv_app.services.errors import AuthError, JobError, NotFound
+from openv_app.services.errors import AuthError, JobError
 from openv_app.services.jobs import MAX_SEED, MODELS, settings_of
 from openv_app.services.statuses import IN_FLIGHT_STATUSES
 from openv_app.services.views import VideoOut, video_out
@@ -69,6 +70,10 @@ class VideoCard:
         )
 
 
+async def card_for(video: Video) -> VideoCard:
+    return VideoCard.from_view(await video_out(get_job_service(), video))
+
+
 def status_text(view: VideoOut) -> str:
     if view.status == "PENDING":
         return "Queued"
@@ -95,7 +100,7 @@ class SessionState(rx.State):
     def _current_user(self) -> str:
         settings = get_settings()
         if settings.dev_auth:
-            return resolve_user(settings, None)
+            return DEV_USER_ID
         if not self._user_id or time.time() > self._session_valid_until:
             raise AuthError("Your session has ended; please sign in again.")
         return self._user_id
@@ -117,7 +122,7 @@ class SessionState(rx.State):
     async def receive_session_token(self, token: str | None):
         was_signed_in = self.signed_in
         try:
-            identity = verify_session_token(get_settings(), token or "")
+            identity = await verify_session_token(get_settings(), token or "")
         except AuthError:
             self._user_id, self.signed_in = "", False
             return
@@ -307,8 +312,8 @@ class LibraryState(SessionState):
             return  # signed out: the sign-in panel shows instead; loading follows sign-in
         open_tabs.setdefault(user, set()).add(self.router.session.client_token)
         service = get_job_service()
-        videos, cursor = service.list_videos(user, PAGE_SIZE)
-        self.videos = [VideoCard.from_view(await video_out(service, video)) for video in videos]
+        videos, cursor = await service.list_videos(user, PAGE_SIZE)
+        self.videos = [await card_for(video) for video in videos]
         self.next_cursor, self.loaded = cursor or "", True
         if self.in_flight_count:
             return LibraryState.keep_in_flight_fresh
@@ -319,20 +324,25 @@ class LibraryState(SessionState):
             return
         service = get_job_service()
         try:
-            videos, cursor = service.list_videos(self._current_user(), PAGE_SIZE, self.next_cursor)
+            videos, cursor = await service.list_videos(self._current_user(), PAGE_SIZE, self.next_cursor)
         except JobError as error:
             self.action_error = error.message
             return
         known = {card.id for card in self.videos}
-        self.videos += [VideoCard.from_view(await video_out(service, v)) for v in videos if str(v.id) not in known]
+        self.videos += [await card_for(video) for video in videos if str(video.id) not in known]
         self.next_cursor = cursor or ""
 
     async def _show_video(self, video: Video) -> None:
         """Insert or update one card; a deleted video leaves the list."""
         if video.deleted_at is not None:
-            self.videos = [card for card in self.videos if card.id != str(video.id)]
-            return
-        card = VideoCard.from_view(await video_out(get_job_service(), video))
+            self._drop_card(str(video.id))
+        else:
+            self._place_card(await card_for(video))
+
+    def _drop_card(self, video_id: str) -> None:
+        self.videos = [card for card in self.videos if card.id != video_id]
+
+    def _place_card(self, card: VideoCard) -> None:
         for index, existing in enumerate(self.videos):
             if existing.id == card.id:
                 self.videos[index] = card
@@ -353,19 +363,23 @@ class LibraryState(SessionState):
             while True:
                 await asyncio.sleep(REFRESH_INTERVAL_S)
                 async with self:
-                    in_flight = [card.id for card in self.videos if card.in_flight]
-                    if not in_flight:
-                        return
-                    service = get_job_service()
+                    in_flight = [uuid.UUID(card.id) for card in self.videos if card.in_flight]
                     try:
                         user = self._current_user()
                     except AuthError:
                         return
-                    for video_id in in_flight:
-                        try:
-                            await self._show_video(service.get_video(user, video_id))
-                        except NotFound:  # deleted meanwhile (in another tab)
-                            self.videos = [card for card in self.videos if card.id != video_id]
+                if not in_flight:
+                    return
+                # Read and sign outside the state lock: the tab's own events are not held up.
+                videos = await get_job_service().videos_by_id(in_flight)
+                fresh = {str(video.id): await card_for(video) for video in videos
+                         if video.user_id == user and video.deleted_at is None}
+                async with self:
+                    for video_id in map(str, in_flight):
+                        if video_id in fresh:
+                            self._place_card(fresh[video_id])
+                        else:  # deleted meanwhile (in another tab)
+                            self._drop_card(video_id)
         finally:
             async with self:
                 self._refreshing = False
@@ -413,7 +427,7 @@ class LibraryState(SessionState):
     @rx.event
     async def reuse(self, video_id: str) -> None:
         try:
-            video = get_job_service().get_video(self._current_user(), video_id)
+            video = await get_job_service().get_video(self._current_user(), video_id)
         except JobError as error:
             self.action_error = error.message
             return

@@ -11,7 +11,7 @@ from openv_app.settings import Settings
 DEV_USER_ID = "dev-user"
 
 
-def resolve_user(settings: Settings, authorization: str | None) -> str:
+async def resolve_user(settings: Settings, authorization: str | None) -> str:
     """The user id for an `Authorization: Bearer <token>` header value (or a bare token)."""
     if settings.dev_auth:
         return DEV_USER_ID
@@ -20,4 +20,4 @@ def resolve_user(settings: Settings, authorization: str | None) -> str:
         raise AuthError("sign-in required")
     from openv_app.services.clerk_auth import verify_session_token
 
-    return verify_session_token(settings, token).user_id
+    return (await verify_session_token(settings, token)).user_id

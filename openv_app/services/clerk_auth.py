@@ -1,7 +1,8 @@
 """Verifies Clerk session tokens with clerk-backend-api.
 
-Networkless when CLERK_JWT_KEY (the instance's PEM public key) is set; otherwise the SDK
-fetches the JWKS with CLERK_SECRET_KEY. The SDK checks signature, expiry, not-before and the
+Networkless when CLERK_JWT_KEY (the instance's PEM public key) is set; otherwise the SDK's
+async variant fetches the JWKS with CLERK_SECRET_KEY without blocking the event loop, and
+caches the keys (5 minutes, re-fetched at once when a token names an unknown key). The SDK checks signature, expiry, not-before and the
 authorized party (azp); it does not check the issuer, so that is checked here.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from clerk_backend_api.security import authenticate_request
+from clerk_backend_api.security import authenticate_request_async
 from clerk_backend_api.security.types import AuthenticateRequestOptions
 
 from openv_app.services.errors import AuthError
@@ -30,14 +31,14 @@ class _BearerRequest:
     headers: dict[str, str]
 
 
-def verify_session_token(settings: Settings, token: str) -> ClerkIdentity:
+async def verify_session_token(settings: Settings, token: str) -> ClerkIdentity:
     options = AuthenticateRequestOptions(
         secret_key=settings.clerk_secret_key.get_secret_value() if settings.clerk_secret_key else None,
         jwt_key=settings.clerk_jwt_key,
         authorized_parties=settings.clerk_authorized_parties or None,
         accepts_token=["session_token"],
     )
-    state = authenticate_request(_BearerRequest({"Authorization": f"Bearer {token}"}), options)
+    state = await authenticate_request_async(_BearerRequest({"Authorization": f"Bearer {token}"}), options)
     if not state.is_signed_in:
         raise AuthError(f"invalid session: {state.message or 'not signed in'}")
     payload = state.payload or {}

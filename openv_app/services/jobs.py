@@ -10,26 +10,23 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
-from sqlmodel import Session, col, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
+
+from openv_app.db import Database
 
 from openv_app.models import Video, utcnow
 from openv_app.services.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound
 from openv_app.services.signing import webhook_token
-from openv_app.services.statuses import (
-    IN_FLIGHT_STATUSES,
-    RUNPOD_STATUSES,
-    VideoStatus,
-    is_terminal,
-    may_move,
-    status_from_runpod,
-)
+from openv_app.services.statuses import IN_FLIGHT_STATUSES, RUNPOD_STATUSES, VideoStatus, is_terminal
 from openv_app.services.storage import Storage, StorageError, video_paths
+from openv_app.services.transitions import transition_update
 from openv_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,19 +93,24 @@ class GenerationRequest(BaseModel):
 # --- the service --------------------------------------------------------------------------
 
 VideoListener = Callable[[Video], Awaitable[None]]
+COLUMNS = tuple(Video.__table__.c)
 
 
 @dataclass
 class JobService:
     settings: Settings
-    engine: sa.Engine
+    db: Database
     runpod: RunPodClient
     storage: Storage
     # Called after a video changes (the UI pushes the change to the owner's open tabs).
     listeners: list[VideoListener] = field(default_factory=list)
 
-    def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+    async def _videos(self, statement: sa.Executable) -> list[Video]:
+        return [Video.model_validate(row) for row in await self.db.rows(statement)]
+
+    async def _video(self, statement: sa.Executable) -> Video | None:
+        videos = await self._videos(statement)
+        return videos[0] if videos else None
 
     async def _notify(self, video: Video) -> None:
         for listener in self.listeners:
@@ -119,19 +121,23 @@ class JobService:
 
     # reading ----------------------------------------------------------------------------
 
-    def get_video(self, user_id: str, video_id: uuid.UUID | str) -> Video:
+    async def get_video(self, user_id: str, video_id: uuid.UUID | str) -> Video:
         """The user's video; another user's or a deleted one is NotFound."""
-        video_uuid = _as_uuid(video_id)
-        with self.session() as session:
-            video = session.get(Video, video_uuid)
-        if video is None or video.user_id != user_id or video.deleted_at is not None:
+        video = await self._video(
+            sa.select(*COLUMNS).where(
+                Video.id == _as_uuid(video_id), Video.user_id == user_id, col(Video.deleted_at).is_(None)
+            )
+        )
+        if video is None:
             raise NotFound("video not found")
         return video
 
-    def list_videos(self, user_id: str, limit: int = 24, before: str | None = None) -> tuple[list[Video], str | None]:
+    async def list_videos(
+        self, user_id: str, limit: int = 24, before: str | None = None
+    ) -> tuple[list[Video], str | None]:
         """Newest first, keyset-paginated: `before` is the cursor the previous page returned."""
         query = (
-            select(Video)
+            sa.select(*COLUMNS)
             .where(Video.user_id == user_id, col(Video.deleted_at).is_(None))
             .order_by(col(Video.created_at).desc(), col(Video.id).desc())
             .limit(limit + 1)
@@ -144,17 +150,28 @@ class JobService:
                     sa.and_(Video.created_at == created_at, col(Video.id) < last_id),
                 )
             )
-        with self.session() as session:
-            videos = list(session.exec(query))
+        videos = await self._videos(query)
         next_cursor = encode_cursor(videos[limit - 1]) if len(videos) > limit else None
         return videos[:limit], next_cursor
 
+    async def videos_by_id(self, video_ids: list[uuid.UUID]) -> list[Video]:
+        """Several videos in one query, deleted ones included (callers drop them)."""
+        if not video_ids:
+            return []
+        return await self._videos(sa.select(*COLUMNS).where(col(Video.id).in_(video_ids)))
+
     # submitting -------------------------------------------------------------------------
 
-    def _check_limits(self, session: Session, user_id: str) -> None:
-        mine = select(sa.func.count()).select_from(Video).where(Video.user_id == user_id)
-        unfinished = session.exec(
-            mine.where(col(Video.status).in_(IN_FLIGHT_STATUSES), col(Video.deleted_at).is_(None))
+    async def _check_limits(self, connection: AsyncConnection, user_id: str) -> None:
+        in_flight = sa.and_(col(Video.status).in_(IN_FLIGHT_STATUSES), col(Video.deleted_at).is_(None))
+        # Deleted videos count towards the quota too: deleting must not reset it.
+        today = Video.created_at >= utcnow() - timedelta(days=1)
+        unfinished, created_today = (
+            await connection.execute(
+                sa.select(sa.func.count().filter(in_flight), sa.func.count().filter(today)).where(
+                    Video.user_id == user_id
+                )
+            )
         ).one()
         if unfinished >= self.settings.max_concurrent_jobs:
             raise Conflict(
@@ -162,22 +179,21 @@ class JobService:
                 "wait for one to finish.",
                 unfinished=unfinished,
             )
-        # Deleted videos count too: deleting must not reset the quota.
-        today = session.exec(mine.where(Video.created_at >= utcnow() - timedelta(days=1))).one()
-        if today >= self.settings.daily_quota:
+        if created_today >= self.settings.daily_quota:
             raise QuotaExceeded(f"Daily quota of {self.settings.daily_quota} videos reached; try again later.")
 
     async def submit(self, user_id: str, data: Any) -> Video:
         request = GenerationRequest.parse(data, self.settings.max_prompt_length)
-        with self.session() as session:
-            self._check_limits(session, user_id)
-            video = Video(
-                user_id=user_id,
-                **request.model_dump(exclude={"seed"}),
-                seed=request.seed if request.seed is not None else random.randint(0, MAX_SEED),
-            )
-            session.add(video)
-            session.commit()
+        video = Video(
+            user_id=user_id,
+            **request.model_dump(exclude={"seed"}),
+            seed=request.seed if request.seed is not None else random.randint(0, MAX_SEED),
+        )
+        # The limit check and the insert hold the user's lock together, so concurrent submits
+        # (from any number of app processes) cannot both pass the check.
+        async with self.db.transaction(lock_key=f"submit:{user_id}") as connection:
+            await self._check_limits(connection, user_id)
+            await connection.execute(sa.insert(Video.__table__).values(video.model_dump(exclude_none=True)))
         await self._notify(video)
         return await self._queue_on_runpod(video)
 
@@ -189,16 +205,7 @@ class JobService:
         video_path, poster_path = video_paths(video.user_id, str(video.id))
         try:
             job_input = {
-                "prompt": video.prompt,
-                "negative_prompt": video.negative_prompt,
-                "model": video.model,
-                "width": video.width,
-                "height": video.height,
-                "num_frames": video.num_frames,
-                "fps": video.fps,
-                "steps": video.steps,
-                "guidance_scale": video.guidance_scale,
-                "seed": video.seed,
+                **settings_of(video),
                 "upload": {
                     "video": await self.storage.create_upload_url(video_path),
                     "poster": await self.storage.create_upload_url(poster_path),
@@ -212,17 +219,19 @@ class JobService:
             )
         except (RunPodError, StorageError) as error:
             return await self._fail(video.id, f"Could not queue the job: {error}")
-        with self.session() as session:
-            stored = session.get(Video, video.id)
-            stored.runpod_job_id = job.id
-            stored.runpod_status = job.status
-            stored.updated_at = utcnow()
-            session.commit()
-        await self._notify(stored)
-        return stored
+        # Stores the job id, unless the job's webhook got here first and did so already.
+        queued = RunPodJob(id=job.id, status=job.status if job.status in RUNPOD_STATUSES else "IN_QUEUE")
+        return await self._apply(video.id, queued, job_id=job.id) or await self._current(video.id)
+
+    async def _current(self, video_id: uuid.UUID) -> Video:
+        video = await self._video(sa.select(*COLUMNS).where(Video.id == video_id))
+        if video is None:
+            raise NotFound("video not found")
+        return video
 
     async def _fail(self, video_id: uuid.UUID, message: str) -> Video:
-        return await self._apply(video_id, RunPodJob(id="-", status="FAILED", error=message))
+        failed = await self._apply(video_id, RunPodJob(id="-", status="FAILED", error=message), job_id=None)
+        return failed or await self._current(video_id)
 
     # applying RunPod reports ------------------------------------------------------------
 
@@ -232,32 +241,30 @@ class JobService:
         A report for another job than the video's is NotFound; an unknown status is InvalidInput.
         """
         video_uuid = _as_uuid(video_id)
-        with self.session() as session:
-            video = session.get(Video, video_uuid)
-            if video is None or video.runpod_job_id is None or video.runpod_job_id != report.id:
-                raise NotFound("unknown job")
-        before = video.updated_at
-        updated = await self._apply(video_uuid, report)
-        return updated.updated_at != before
+        if await self._apply(video_uuid, report, job_id=report.id):
+            return True
+        # Nothing changed: a duplicate or stale report (fine), or not this video's job.
+        stored = await self._video(sa.select(*COLUMNS).where(Video.id == video_uuid))
+        if stored is None or stored.runpod_job_id != report.id:
+            raise NotFound("unknown job")
+        return False
 
-    async def _apply(self, video_id: uuid.UUID, report: RunPodJob) -> Video:
+    async def _apply(self, video_id: uuid.UUID, report: RunPodJob, job_id: str | None) -> Video | None:
+        """One conditional UPDATE; the changed video, or None when the rule left it as it was."""
         if report.status not in RUNPOD_STATUSES:
             raise InvalidInput(f"status: unknown RunPod status {report.status!r}", field="status")
-        with self.session() as session:
-            # Row lock (PostgreSQL): webhook, poller and user may report at the same moment.
-            video = session.exec(select(Video).where(Video.id == video_id).with_for_update()).one()
-            changed = apply_runpod_status(video, report)
-            if changed:
-                video.updated_at = utcnow()
-                session.commit()
-        if changed:
+        try:
+            video = await self._video(transition_update(video_id, job_id, report))
+        except sa.exc.IntegrityError as error:  # the job id belongs to another video
+            raise NotFound("unknown job") from error
+        if video is not None:
             await self._notify(video)
         return video
 
     # user actions -----------------------------------------------------------------------
 
     async def cancel(self, user_id: str, video_id: uuid.UUID | str) -> Video:
-        video = self.get_video(user_id, video_id)
+        video = await self.get_video(user_id, video_id)
         if is_terminal(video.status):
             raise Conflict(f"video is already {video.status.lower()}")
         return await self._stop_job(video, "Cancelled by the user")
@@ -268,38 +275,42 @@ class JobService:
                 await self.runpod.cancel(video.runpod_job_id)
             except RunPodJobNotFound:
                 pass  # expired upstream: cancelling locally is all that is left
-        return await self._apply(video.id, RunPodJob(id=video.runpod_job_id or "-", status="CANCELLED", error=reason))
+        cancelled = RunPodJob(id=video.runpod_job_id or "-", status="CANCELLED", error=reason)
+        return await self._apply(video.id, cancelled, job_id=None) or await self._current(video.id)
 
     async def retry(self, user_id: str, video_id: uuid.UUID | str) -> Video:
         """A failed or cancelled video is generated again as a new video with the same settings."""
-        video = self.get_video(user_id, video_id)
+        video = await self.get_video(user_id, video_id)
         if video.status not in (VideoStatus.FAILED, VideoStatus.CANCELLED):
             raise Conflict("only failed or cancelled videos can be retried")
         return await self.submit(user_id, settings_of(video))
 
     async def delete(self, user_id: str, video_id: uuid.UUID | str) -> None:
         """Hide the video at once, stop its job, then remove its files (retried later on failure)."""
-        video = self.get_video(user_id, video_id)
-        with self.session() as session:
-            stored = session.get(Video, video.id)
-            stored.deleted_at = stored.updated_at = utcnow()
-            session.commit()
-        await self._notify(stored)
+        now = utcnow()
+        video = await self._video(
+            sa.update(Video.__table__)
+            .where(Video.id == _as_uuid(video_id), Video.user_id == user_id, col(Video.deleted_at).is_(None))
+            .values(deleted_at=now, updated_at=now)
+            .returning(*COLUMNS)
+        )
+        if video is None:
+            raise NotFound("video not found")
+        await self._notify(video)
         if not is_terminal(video.status):
             try:
-                await self._stop_job(stored, "Deleted by the user")
+                video = await self._stop_job(video, "Deleted by the user")
             except RunPodError as error:
                 # The poller keeps following the job; its files go once it has ended.
                 log.warning("could not cancel deleted video %s: %s", video.id, error)
-        await self.remove_files(video.id)
+                return
+        await self._remove_files(video)
 
-    async def remove_files(self, video_id: uuid.UUID) -> bool:
+    async def _remove_files(self, video: Video) -> bool:
         """Delete a deleted, finished video's files; True once they are gone.
 
         A video still running may upload later, so its files wait until it is terminal.
         """
-        with self.session() as session:
-            video = session.get(Video, video_id)
         if video.deleted_at is None or video.files_removed_at is not None or not is_terminal(video.status):
             return False
         try:
@@ -307,121 +318,67 @@ class JobService:
         except StorageError as error:
             log.warning("storage delete failed for %s, will retry: %s", video.id, error)
             return False
-        with self.session() as session:
-            stored = session.get(Video, video_id)
-            stored.files_removed_at = utcnow()
-            session.commit()
+        await self.db.rows(sa.update(Video.__table__).where(Video.id == video.id).values(files_removed_at=utcnow()))
         return True
 
     # what the poller works on -----------------------------------------------------------
 
-    def claim_for_polling(self, lease: timedelta, limit: int = 50) -> list[Video]:
-        """In-flight jobs whose lease has run out, leased to the caller.
+    async def claim_for_polling(self, lease: timedelta, limit: int) -> list[Video]:
+        """Up to `limit` in-flight jobs whose lease has run out, leased to the caller.
 
-        A conditional UPDATE per row (no advisory locks, no SET) so that it also works
-        through Supabase's transaction pooler; two processes never poll the same job at once.
+        One statement. SKIP LOCKED lets processes claiming at the same moment take different
+        rows; the lease column (not a session lock) keeps the claim, so this also works through
+        Supabase's transaction pooler.
         """
         now = utcnow()
         lease_free = sa.or_(col(Video.poll_lease_until).is_(None), col(Video.poll_lease_until) < now)
-        with self.session() as session:
-            candidates = session.exec(
-                select(Video)
-                .where(col(Video.status).in_(IN_FLIGHT_STATUSES), col(Video.runpod_job_id).is_not(None), lease_free)
-                .order_by(col(Video.updated_at))
-                .limit(limit)
-            ).all()
-            claimed = []
-            for video in candidates:
-                result = session.execute(
-                    sa.update(Video).where(Video.id == video.id, lease_free).values(poll_lease_until=now + lease)
-                )
-                if result.rowcount == 1:
-                    claimed.append(video)
-            session.commit()
-        return claimed
+        claimable = (
+            sa.select(Video.id)
+            .where(col(Video.status).in_(IN_FLIGHT_STATUSES), col(Video.runpod_job_id).is_not(None), lease_free)
+            .order_by(col(Video.updated_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._videos(
+            sa.update(Video.__table__)
+            .where(col(Video.id).in_(claimable), lease_free)
+            .values(poll_lease_until=now + lease)
+            .returning(*COLUMNS)
+        )
 
     async def poll_one(self, video: Video) -> None:
+        assert video.runpod_job_id is not None
         try:
             report = await self.runpod.status(video.runpod_job_id)
         except RunPodJobNotFound:
             report = RunPodJob(id=video.runpod_job_id, status="FAILED", error="The job expired on RunPod before it finished.")
-        await self._apply(video.id, report)
+        await self._apply(video.id, report, job_id=video.runpod_job_id)
 
     async def fail_lost_submissions(self) -> int:
         """Rows that never reached RunPod (the app died mid-submit) become FAILED."""
-        cutoff = utcnow() - SUBMIT_GRACE
-        with self.session() as session:
-            lost = session.exec(
-                select(Video.id).where(
-                    Video.status == VideoStatus.PENDING, col(Video.runpod_job_id).is_(None), Video.created_at < cutoff
-                )
-            ).all()
-        for video_id in lost:
-            await self._fail(video_id, "The job never reached RunPod; please retry.")
+        lost = await self._videos(
+            sa.select(*COLUMNS).where(
+                Video.status == VideoStatus.PENDING,
+                col(Video.runpod_job_id).is_(None),
+                Video.created_at < utcnow() - SUBMIT_GRACE,
+            )
+        )
+        for video in lost:
+            await self._fail(video.id, "The job never reached RunPod; please retry.")
         return len(lost)
 
     async def remove_pending_files(self) -> int:
-        with self.session() as session:
-            waiting = session.exec(
-                select(Video.id).where(
-                    col(Video.deleted_at).is_not(None),
-                    col(Video.files_removed_at).is_(None),
-                    col(Video.status).not_in(IN_FLIGHT_STATUSES),
-                )
-            ).all()
-        return sum([await self.remove_files(video_id) for video_id in waiting])
+        waiting = await self._videos(
+            sa.select(*COLUMNS).where(
+                col(Video.deleted_at).is_not(None),
+                col(Video.files_removed_at).is_(None),
+                col(Video.status).not_in(IN_FLIGHT_STATUSES),
+            )
+        )
+        return sum([await self._remove_files(video) for video in waiting])
 
 
 # --- pure rules -----------------------------------------------------------------------------
-
-
-def apply_runpod_status(video: Video, report: RunPodJob) -> bool:
-    """Apply one RunPod report to a video in memory, following DESIGN.md's transition rule.
-
-    Returns whether anything changed. Late, duplicated and out-of-order reports change nothing.
-    """
-    new_status = status_from_runpod(report.status, report.output)
-    if not may_move(video.status, new_status):
-        return False
-    snapshot = (video.status, video.runpod_status, video.progress, video.stage)
-    video.status = new_status
-    video.runpod_status = report.status
-    output = report.output if isinstance(report.output, dict) else {}
-    if new_status is VideoStatus.PROCESSING:
-        video.progress = max(video.progress, _progress_percent(output))
-        video.stage = output.get("stage", video.stage)
-    elif new_status is VideoStatus.COMPLETED:
-        video.video_path, poster_path = video_paths(video.user_id, str(video.id))
-        video.poster_path = poster_path if output.get("poster") else None
-        video.duration_s = output.get("duration_s")
-        video.timings = output.get("timings")
-        video.progress = 100
-        video.stage = "done"
-    elif new_status is VideoStatus.FAILED:
-        video.error = _error_text(report)
-    if is_terminal(new_status):
-        video.completed_at = utcnow()
-    return is_terminal(new_status) or snapshot != (video.status, video.runpod_status, video.progress, video.stage)
-
-
-def _progress_percent(output: dict[str, Any]) -> int:
-    step, total = output.get("step"), output.get("total")
-    if not isinstance(step, int | float) or not isinstance(total, int | float) or total <= 0:
-        return 0
-    # 99 at most: 100 means the video is stored, which only COMPLETED says.
-    return max(0, min(99, int(100 * step / total)))
-
-
-def _error_text(report: RunPodJob) -> str:
-    if report.status == "TIMED_OUT":
-        return "The job ran past its time limit on RunPod."
-    if report.status == "COMPLETED":
-        output = report.output if isinstance(report.output, dict) else {}
-        return str(output.get("error") or "The worker finished without producing a video.")
-    error = report.error
-    if isinstance(error, dict):
-        error = error.get("error_message") or error.get("error") or str(error)
-    return str(error or "The job failed on RunPod without an error message.")[:2000]
 
 
 def settings_of(video: Video) -> dict[str, Any]:
@@ -436,8 +393,11 @@ def encode_cursor(video: Video) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         created_at, video_id = cursor.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(video_id)
-    except ValueError as error:
+        timestamp = datetime.fromisoformat(created_at)
+        if timestamp.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return timestamp.astimezone(timezone.utc), uuid.UUID(video_id)
+    except (ValueError, OverflowError) as error:
         raise InvalidInput("before: invalid cursor", field="before") from error
 
 

@@ -58,3 +58,8 @@ def may_move(current: str, new: str) -> bool:
     if is_terminal(current):
         return False
     return _RANK[VideoStatus(new)] >= _RANK[VideoStatus(current)]
+
+
+def statuses_that_may_move_to(new: str) -> frozenset[VideoStatus]:
+    """Every current status from which `may_move` allows `new`: the rule as a SQL condition."""
+    return frozenset(status for status in VideoStatus if may_move(status, new))

@@ -6,8 +6,12 @@ The worker never holds storage keys: it uploads with HTTP PUT to a signed, expir
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Protocol
+
+import anyio
 from urllib.parse import quote, urlencode
 
 from openv_app.services.signing import sign, signature_matches
@@ -17,6 +21,10 @@ CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
 
 class StorageError(Exception):
     """A storage operation failed; the caller may retry later."""
+
+
+class FileTooLarge(StorageError):
+    """An upload went past the size limit; nothing was stored."""
 
 
 class Storage(Protocol):
@@ -73,12 +81,28 @@ class LocalStorage:
             raise StorageError(f"invalid storage path: {path!r}")
         return candidate
 
-    def write(self, path: str, data: bytes) -> None:
+    async def write(self, path: str, chunks: AsyncIterable[bytes], max_bytes: int) -> int:
+        """Stream an upload to disk (file I/O in a worker thread); returns its size.
+
+        Written to a `.part` file first, so readers never see a half-written file.
+        """
         target = self.file_path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(target.suffix + ".part")
-        partial.write_bytes(data)
-        partial.replace(target)  # readers never see a half-written file
+        partial = target.with_suffix(target.suffix + f".{uuid.uuid4().hex}.part")
+        size = 0
+        try:
+            await anyio.to_thread.run_sync(lambda: target.parent.mkdir(parents=True, exist_ok=True))
+            async with await anyio.open_file(partial, "wb") as file:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FileTooLarge(f"{path}: more than {max_bytes} bytes")
+                    await file.write(chunk)
+            await anyio.to_thread.run_sync(partial.replace, target)
+        except OSError as error:
+            raise StorageError(f"could not store {path}: {error}") from error
+        finally:
+            await anyio.to_thread.run_sync(lambda: partial.unlink(missing_ok=True))
+        return size
 
     async def create_upload_url(self, path: str) -> str:
         return self._signed_url("PUT", path)
@@ -88,8 +112,11 @@ class LocalStorage:
         return self._signed_url("GET", path, extra)
 
     async def delete(self, paths: list[str]) -> None:
-        try:
+        def unlink_all() -> None:
             for path in paths:
                 self.file_path(path).unlink(missing_ok=True)
+
+        try:
+            await anyio.to_thread.run_sync(unlink_all)
         except OSError as error:
             raise StorageError(str(error)) from error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from openv_app.db import get_engine
+from openv_app.db import Database, get_engine
 from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodClient
 from openv_app.services.storage import LocalStorage, Storage
@@ -33,7 +33,7 @@ def get_job_service() -> JobService:
     settings = get_settings()
     return JobService(
         settings=settings,
-        engine=get_engine(),
+        db=Database(get_engine()),
         runpod=build_runpod_client(settings),
         storage=build_storage(settings),
     )

@@ -1,0 +1,208 @@
+"""The one transition rule: what a RunPod report (webhook, /status or a user action) does to a video.
+
+`report_effect` turns a report into the column changes it asks for, cleaned so that any value
+fits its column: a report with odd values still applies its status (a terminal report must
+never be rejected and leave a video holding a job slot). The same effect is applied two ways:
+- `apply_runpod_status`: to a `Video` in memory (the readable statement of the rule);
+- `transition_update`: as one conditional `UPDATE … RETURNING`, which is how the app applies
+  reports, in a single round trip. The permutation tests check the two agree.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from openv_app.models import Video, utcnow
+from openv_app.services.runpod_client import RunPodJob
+from openv_app.services.statuses import VideoStatus, is_terminal, may_move, status_from_runpod, statuses_that_may_move_to
+from openv_app.services.storage import video_paths
+
+MAX_STAGE_LENGTH = 50
+MAX_ERROR_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """`{user_id}/{video_id}{suffix}`: known in SQL only through the row's user_id."""
+
+    suffix: str
+
+
+@dataclass(frozen=True)
+class Change:
+    column: str
+    value: Any
+    # Progress only ever rises: the column keeps the larger of the two.
+    at_least: bool = False
+
+
+@dataclass(frozen=True)
+class ReportEffect:
+    status: VideoStatus
+    changes: tuple[Change, ...]
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.status)
+
+
+def report_effect(report: RunPodJob, now: datetime | None = None) -> ReportEffect:
+    """The column changes a report asks for. `report.status` must be a known RunPod status."""
+    status = status_from_runpod(report.status, report.output)
+    output = report.output if isinstance(report.output, dict) else {}
+    changes = [Change("status", status.value), Change("runpod_status", report.status)]
+    if status is VideoStatus.PROCESSING:
+        changes.append(Change("progress", progress_percent(output), at_least=True))
+        if (stage := clean_text(output.get("stage"), MAX_STAGE_LENGTH)) is not None:
+            changes.append(Change("stage", stage))
+    elif status is VideoStatus.COMPLETED:
+        changes += [
+            Change("video_path", StoredFile(".mp4")),
+            Change("poster_path", StoredFile(".jpg") if output.get("poster") else None),
+            Change("duration_s", finite_number(output.get("duration_s"))),
+            Change("timings", clean_timings(output.get("timings"))),
+            Change("progress", 100),
+            Change("stage", "done"),
+        ]
+    elif status is VideoStatus.FAILED:
+        changes.append(Change("error", error_text(report)))
+    if is_terminal(status):
+        changes.append(Change("completed_at", now or utcnow()))
+    return ReportEffect(status, tuple(changes))
+
+
+# --- in memory ------------------------------------------------------------------------------
+
+
+def apply_runpod_status(video: Video, report: RunPodJob, now: datetime | None = None) -> bool:
+    """Apply one report to a video in memory. Returns whether anything changed.
+
+    A status never moves backwards and a terminal status is final, so late, duplicated and
+    out-of-order reports change nothing.
+    """
+    effect = report_effect(report, now)
+    if not may_move(video.status, effect.status):
+        return False
+    changed = effect.terminal
+    for change in effect.changes:
+        current = getattr(video, change.column)
+        new = _value_in_memory(video, change)
+        if change.at_least:
+            new = max(current, new)
+        changed = changed or new != current
+        setattr(video, change.column, new)
+    return changed
+
+
+def _value_in_memory(video: Video, change: Change) -> Any:
+    if isinstance(change.value, StoredFile):
+        mp4, jpg = video_paths(video.user_id, str(video.id))
+        return mp4 if change.value.suffix == ".mp4" else jpg
+    return change.value
+
+
+# --- as one SQL statement -------------------------------------------------------------------
+
+
+def transition_update(video_id: uuid.UUID, job_id: str | None, report: RunPodJob, now: datetime | None = None) -> sa.Update:
+    """`UPDATE videos … WHERE <this video and job> AND <the rule allows it and it changes something>
+    RETURNING *`: no row back means nothing changed (or no such video/job).
+
+    A report for a video whose job id is not stored yet adopts the id: the webhook token already
+    proved which video it is for, and RunPod can finish before `/run`'s answer was stored.
+    """
+    now = now or utcnow()
+    effect = report_effect(report, now)
+    table = Video.__table__
+    values: dict[str, Any] = {"updated_at": now}
+    differs = []
+    for change in effect.changes:
+        column = table.c[change.column]
+        new = _value_in_sql(video_id, change)
+        if change.at_least:
+            values[change.column] = sa.case((column < new, new), else_=column)
+            differs.append(column < new)
+        else:
+            values[change.column] = new
+            differs.append(column.is_distinct_from(new))
+    where = [
+        table.c.id == video_id,
+        table.c.status.in_([status.value for status in statuses_that_may_move_to(effect.status)]),
+    ]
+    if job_id is not None:
+        where.append(sa.or_(table.c.runpod_job_id == job_id, table.c.runpod_job_id.is_(None)))
+        values["runpod_job_id"] = sa.func.coalesce(table.c.runpod_job_id, job_id)
+        differs.append(table.c.runpod_job_id.is_(None))
+    if not effect.terminal:
+        where.append(sa.or_(*differs))
+    return sa.update(table).where(*where).values(values).returning(*table.c)
+
+
+def _value_in_sql(video_id: uuid.UUID, change: Change) -> Any:
+    column = Video.__table__.c[change.column]
+    if isinstance(change.value, StoredFile):
+        return Video.__table__.c.user_id + f"/{video_id}{change.value.suffix}"
+    if change.value is None:
+        return sa.null()
+    return sa.literal(change.value, column.type)
+
+
+# --- cleaning what a report carries ---------------------------------------------------------
+
+
+def clean_text(value: Any, max_length: int) -> str | None:
+    """Text PostgreSQL can store: no NUL characters or lone surrogates, at most max_length."""
+    if not isinstance(value, str):
+        return None
+    value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return value[:max_length]
+
+
+def finite_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def clean_timings(value: Any) -> dict[str, float] | None:
+    """The worker's timings as a small map of names to finite numbers (JSON cannot hold NaN)."""
+    if not isinstance(value, dict):
+        return None
+    cleaned = {}
+    for key, raw in list(value.items())[:20]:
+        name, number = clean_text(key, MAX_STAGE_LENGTH), finite_number(raw)
+        if name and number is not None:
+            cleaned[name] = number
+    return cleaned or None
+
+
+def progress_percent(output: dict[str, Any]) -> int:
+    step, total = finite_number(output.get("step")), finite_number(output.get("total"))
+    if step is None or total is None or total <= 0:
+        return 0
+    # 99 at most: 100 means the video is stored, which only COMPLETED says.
+    return max(0, min(99, int(100 * step / total)))
+
+
+def error_text(report: RunPodJob) -> str:
+    if report.status == "TIMED_OUT":
+        return "The job ran past its time limit on RunPod."
+    if report.status == "COMPLETED":
+        output = report.output if isinstance(report.output, dict) else {}
+        error: Any = output.get("error") or "The worker finished without producing a video."
+    else:
+        error = report.error
+        if isinstance(error, dict):
+            error = error.get("error_message") or error.get("error") or error
+        error = error or "The job failed on RunPod without an error message."
+    return clean_text(error if isinstance(error, str) else str(error), MAX_ERROR_LENGTH) or "The job failed."
