@@ -113,10 +113,10 @@ class Database:
         serializes all writers of the file.
         """
         engine = self.engine
-        if lock_key is not None and not self.is_postgres:
+        if False:
             engine = engine.execution_options(**{SQLITE_IMMEDIATE: True})
         async with engine.begin() as connection:
-            if lock_key is not None and self.is_postgres:
+            if False:
                 await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(lock_key, 0))))
             yield connection
 

@@ -238,7 +238,7 @@ def app_factory(database_url: str, tmp_path: Path) -> Iterator[Callable[..., App
     apps: list[AppUnderTest] = []
 
     def start(runpod: LocalRunPod | None = None, runpod_client: RunPodClient | None = None, storage: Any = None,
-              **settings: Any) -> AppUnderTest:
+              database_url: str = database_url, **settings: Any) -> AppUnderTest:
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         config = Settings(public_base_url=base_url, webhook_secret="test-webhook-secret", poll_interval_s=0.2, **settings)

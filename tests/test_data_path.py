@@ -1,0 +1,182 @@
+"""The data path in production conditions: several app processes on one database, a remote
+database, hundreds of jobs in flight. Over real HTTP, against PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from bench.runpod_standin import SlowStatusEndpoint
+from bench.seeding import insert_in_flight_videos
+from openv_app.db import Database, make_async_engine
+from openv_app.models import Video
+from openv_app.services.jobs import JobService
+from openv_app.services.poller import PollerConfig, poll_once
+from openv_app.services.runpod_client import RunPodClient
+from openv_app.services.signing import webhook_token
+from openv_app.settings import PROJECT_ROOT, Settings
+from tests.conftest import ServerThread, free_port, run_sync, wait_until
+from tests.handlers import quick_video_handler
+
+REQUEST = {"prompt": "a race between submits", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def api_processes(database_url: str, runpod_factory, tmp_path: Path) -> Iterator[Callable[..., list[str]]]:
+    """Starts app processes (the API the Reflex app mounts, under uvicorn) on one database."""
+    processes: list[subprocess.Popen] = []
+    runpod = runpod_factory(quick_video_handler, concurrency=0)  # jobs stay queued
+
+    def start(count: int, **settings: str) -> list[str]:
+        urls = []
+        for index in range(count):
+            port = free_port()
+            env = {"DATABASE_URL": database_url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                   "RUNPOD_API_KEY": runpod.api_key, "RUNPOD_BASE_URL": runpod.base_url,
+                   "LOCAL_STORAGE_DIR": str(tmp_path / "storage"), **settings}
+            processes.append(start_process(
+                [sys.executable, "-m", "uvicorn", "openv_app.api.routes:api", "--port", str(port), "--log-level", "warning"],
+                env, tmp_path / f"app-{index}.log"))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, process in zip(urls, processes[-count:]):
+            wait_until(lambda: process.poll() is None and _answers(f"{url}/api/health"), timeout=60, interval=0.2)
+        return urls
+
+    yield start
+    for process in processes:
+        stop(process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def submit_all_at_once(urls: list[str], count: int) -> list[int]:
+    async with httpx.AsyncClient(timeout=60) as client:
+        responses = await asyncio.gather(
+            *(client.post(f"{urls[i % len(urls)]}/api/runpod", json=REQUEST) for i in range(count))
+        )
+    return [response.status_code for response in responses]
+
+
+@pytest.mark.parametrize(
+    "limits,refused",
+    [({"MAX_CONCURRENT_JOBS": "5", "DAILY_QUOTA": "1000"}, 409), ({"MAX_CONCURRENT_JOBS": "1000", "DAILY_QUOTA": "5"}, 429)],
+    ids=["unfinished-jobs", "daily-quota"],
+)
+def test_limits_hold_for_concurrent_submits_across_two_processes(api_processes, engine, limits, refused):
+    urls = api_processes(2, **limits)
+    for attempt in range(10):
+        codes = run_sync(submit_all_at_once(urls, 30))
+        assert sorted(codes) == [201] * 5 + [refused] * 25, f"attempt {attempt}: {codes}"
+        with engine.begin() as connection:
+            assert connection.execute(sa.select(sa.func.count()).select_from(Video)).scalar_one() == 5
+            connection.execute(sa.delete(Video))
+
+
+# --- a remote database must not stop the event loop ------------------------------------------
+
+
+@pytest.fixture
+def slow_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """The test database behind a proxy that adds 150 ms each way (PostgreSQL only)."""
+    url = sa.make_url(database_url)
+    port = free_port()
+    proxy = start_process([sys.executable, "-m", "bench.delay_proxy", "--port", str(port),
+                           "--target", f"{url.host}:{url.port or 5432}", "--delay-ms", "150"], {}, tmp_path / "proxy.log")
+    try:
+        wait_until(lambda: _port_open(port), timeout=20, interval=0.1)
+        yield url.set(port=port).render_as_string(hide_password=False)
+    finally:
+        stop(proxy)
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.postgres_only
+def test_event_loop_answers_while_database_round_trips_are_slow(app_factory, runpod_factory, slow_database_url):
+    app = app_factory(runpod_factory(quick_video_handler, concurrency=0), database_url=slow_database_url)
+    video = httpx.post(f"{app.url}/api/runpod", json=REQUEST, timeout=30).json()
+    progress = {"id": video["runpod_job_id"], "status": "IN_PROGRESS", "output": {"step": 1, "total": 4}}
+    token = webhook_token("test-webhook-secret", video["id"])
+    httpx.get(f"{app.url}/api/openapi.json")  # built once, then served from memory: a trivial route
+
+    async def storm_and_probe() -> tuple[list[float], list[int]]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            storm = [asyncio.create_task(client.post(f"{app.url}/api/runpod/webhook",
+                                                      params={"video_id": video["id"], "token": token}, json=progress))
+                     for _ in range(20)]
+            await asyncio.sleep(0.2)  # the deliveries are now waiting on the database
+            probes = []
+            for _ in range(5):
+                started = time.perf_counter()
+                assert (await client.get(f"{app.url}/api/openapi.json")).status_code == 200
+                probes.append(time.perf_counter() - started)
+            in_flight_during_probes = sum(not task.done() for task in storm)
+            codes = [response.status_code for response in await asyncio.gather(*storm)]
+            assert in_flight_during_probes > 0
+            return probes, codes
+
+    probes, codes = run_sync(storm_and_probe())
+    assert codes == [200] * 20
+    assert max(probes) < 0.1, probes
+
+
+# --- the poller at scale ---------------------------------------------------------------------
+
+
+def test_poller_sweeps_concurrently_and_two_processes_never_poll_the_same_job(database_url, engine):
+    videos = insert_in_flight_videos(engine, 120)
+    standin = SlowStatusEndpoint(delay_s=0.05)
+    config = PollerConfig(interval_s=1, concurrency=8, sweep_deadline_s=30)
+
+    async def two_processes_sweep() -> list[int]:
+        services = [JobService(settings=Settings(_env_file=None), db=Database(make_async_engine(database_url)),
+                               runpod=RunPodClient(f"{server.url}/v2", "bench", "key"), storage=None)
+                    for _ in range(2)]
+        try:
+            return list(await asyncio.gather(*(poll_once(service, config) for service in services)))
+        finally:
+            for service in services:
+                await service.db.engine.dispose()
+                await service.runpod.aclose()
+
+    with ServerThread(standin.app) as server:
+        polled = run_sync(two_processes_sweep())
+    assert sum(polled) == 120 and all(polled)
+    assert set(standin.asked) == {video.runpod_job_id for video in videos}
+    assert max(standin.asked.values()) == 1  # leased to exactly one process
+    assert 8 < standin.peak_in_flight <= 16  # each process polls concurrently, at most 8 at once
+    with engine.connect() as connection:
+        progress = connection.execute(sa.select(Video.status, Video.progress).distinct()).all()
+    assert progress == [("PROCESSING", 25)]
