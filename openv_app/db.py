@@ -7,6 +7,7 @@ engine on the same URL.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -58,12 +59,15 @@ def make_async_engine(url: str, pool_size: int = 10, max_overflow: int = 5, pool
         return engine
     # prepare_threshold=None: Supabase's transaction pooler (port 6543) has no prepared
     # statements. No pool_pre_ping (a round trip per checkout): connections are recycled
-    # instead, before a pooler's idle timeout can close them under us.
+    # instead, before a pooler's idle timeout can close them under us. AUTOCOMMIT: a lone
+    # statement costs one round trip, with no BEGIN and COMMIT around it; `Database.transaction`
+    # opens real transactions itself.
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=pool_recycle_s,
+        isolation_level="AUTOCOMMIT",
         connect_args={"prepare_threshold": None},
     )
 
@@ -93,16 +97,14 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_postgres = engine.dialect.name == "postgresql"
-        # On PostgreSQL a lone statement runs in autocommit: no BEGIN and COMMIT round trips
-        # around it. (SQLite's are local calls, and its AUTOCOMMIT mode would bypass the
-        # BEGIN hook above.)
-        self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else engine
 
-    async def rows(self, statement: sa.Executable) -> list[sa.RowMapping]:
+    async def rows(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> list[sa.RowMapping]:
         """Run one statement, committed at once, and return its rows."""
-        async with self._single.begin() as connection:
-            result = await connection.execute(statement)
-            return list(result.mappings()) if result.returns_rows else []
+        async with self.engine.connect() as connection:
+            result = await connection.execute(statement, parameters)
+            rows = list(result.mappings()) if result.returns_rows else []
+            await connection.commit()  # SQLite; nothing to send under PostgreSQL's autocommit
+        return rows
 
     @asynccontextmanager
     async def transaction(self, lock_key: str | None = None) -> AsyncIterator[AsyncConnection]:
@@ -112,13 +114,24 @@ class Database:
         supports (session locks and SET would not survive it). SQLite: BEGIN IMMEDIATE, which
         serializes all writers of the file.
         """
-        engine = self.engine
-        if False:
-            engine = engine.execution_options(**{SQLITE_IMMEDIATE: True})
-        async with engine.begin() as connection:
-            if False:
-                await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(lock_key, 0))))
-            yield connection
+        if not self.is_postgres:
+            engine = self.engine.execution_options(**{SQLITE_IMMEDIATE: True}) if lock_key else self.engine
+            async with engine.begin() as connection:
+                yield connection
+            return
+        async with self.engine.connect() as connection:
+            # The pool's connections are in autocommit mode: the transaction is spelled out.
+            await connection.exec_driver_sql("BEGIN")
+            try:
+                if lock_key is not None:
+                    lock = sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(lock_key, 0))
+                    await connection.execute(sa.select(lock))
+                yield connection
+            except BaseException:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    await connection.exec_driver_sql("ROLLBACK")
+                raise
+            await connection.exec_driver_sql("COMMIT")
 
     async def is_reachable(self) -> bool:
         try:

@@ -127,7 +127,7 @@ async def test_sql_transition_matches_the_in_memory_rule(database_url):
             stored = in_memory.model_copy()
             for report in sequence:
                 changed_in_memory = apply_runpod_status(in_memory, report)
-                rows = await db.rows(transition_update(in_memory.id, in_memory.runpod_job_id, report))
+                rows = await db.rows(*transition_update(in_memory.id, in_memory.runpod_job_id, report))
                 assert bool(rows) == changed_in_memory, (sequence, report)
                 if rows:
                     stored = Video.model_validate(rows[0])
@@ -144,8 +144,8 @@ async def test_sql_transition_adopts_a_job_id_not_stored_yet_but_never_another(d
         async with db.transaction() as connection:
             await connection.execute(sa.insert(Video.__table__).values(video.model_dump(exclude_none=True)))
         done = RunPodJob(id="early-job", status="COMPLETED", output=DONE)
-        [row] = await db.rows(transition_update(video.id, "early-job", done))
+        [row] = await db.rows(*transition_update(video.id, "early-job", done))
         assert (row["runpod_job_id"], row["status"]) == ("early-job", "COMPLETED")
-        assert await db.rows(transition_update(video.id, "other-job", RunPodJob(id="other-job", status="FAILED"))) == []
+        assert await db.rows(*transition_update(video.id, "other-job", RunPodJob(id="other-job", status="FAILED"))) == []
     finally:
         await db.engine.dispose()

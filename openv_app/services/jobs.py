@@ -105,11 +105,11 @@ class JobService:
     # Called after a video changes (the UI pushes the change to the owner's open tabs).
     listeners: list[VideoListener] = field(default_factory=list)
 
-    async def _videos(self, statement: sa.Executable) -> list[Video]:
-        return [Video.model_validate(row) for row in await self.db.rows(statement)]
+    async def _videos(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> list[Video]:
+        return [Video.model_validate(row) for row in await self.db.rows(statement, parameters)]
 
-    async def _video(self, statement: sa.Executable) -> Video | None:
-        videos = await self._videos(statement)
+    async def _video(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> Video | None:
+        videos = await self._videos(statement, parameters)
         return videos[0] if videos else None
 
     async def _notify(self, video: Video) -> None:
@@ -254,7 +254,7 @@ class JobService:
         if report.status not in RUNPOD_STATUSES:
             raise InvalidInput(f"status: unknown RunPod status {report.status!r}", field="status")
         try:
-            video = await self._video(transition_update(video_id, job_id, report))
+            video = await self._video(*transition_update(video_id, job_id, report))
         except sa.exc.IntegrityError as error:  # the job id belongs to another video
             raise NotFound("unknown job") from error
         if video is not None:

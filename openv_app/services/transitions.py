@@ -4,8 +4,8 @@
 fits its column: a report with odd values still applies its status (a terminal report must
 never be rejected and leave a video holding a job slot). The same effect is applied two ways:
 - `apply_runpod_status`: to a `Video` in memory (the readable statement of the rule);
-- `transition_update`: as one conditional `UPDATE … RETURNING`, which is how the app applies
-  reports, in a single round trip. The permutation tests check the two agree.
+- `transition_update`: as one conditional `UPDATE … RETURNING` and its parameters, which is
+  how the app applies reports, in a single round trip. The permutation tests check the two agree.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -110,47 +111,67 @@ def _value_in_memory(video: Video, change: Change) -> Any:
 # --- as one SQL statement -------------------------------------------------------------------
 
 
-def transition_update(video_id: uuid.UUID, job_id: str | None, report: RunPodJob, now: datetime | None = None) -> sa.Update:
+def transition_update(
+    video_id: uuid.UUID, job_id: str | None, report: RunPodJob, now: datetime | None = None
+) -> tuple[sa.Update, dict[str, Any]]:
     """`UPDATE videos … WHERE <this video and job> AND <the rule allows it and it changes something>
-    RETURNING *`: no row back means nothing changed (or no such video/job).
+    RETURNING *`, with its parameters: no row back means nothing changed (or no such video/job).
 
     A report for a video whose job id is not stored yet adopts the id: the webhook token already
     proved which video it is for, and RunPod can finish before `/run`'s answer was stored.
     """
     now = now or utcnow()
     effect = report_effect(report, now)
-    table = Video.__table__
-    values: dict[str, Any] = {"updated_at": now}
-    differs = []
+    parameters: dict[str, Any] = {"video_id": video_id, "job_id": job_id, "now": now}
     for change in effect.changes:
-        column = table.c[change.column]
-        new = _value_in_sql(video_id, change)
-        if change.at_least:
-            values[change.column] = sa.case((column < new, new), else_=column)
+        value = change.value
+        parameters[change.column] = f"/{video_id}{value.suffix}" if isinstance(value, StoredFile) else value
+    return _statement_for(_shape_of(effect), job_id is not None), parameters
+
+
+def _shape_of(effect: ReportEffect) -> tuple[Any, ...]:
+    """What the statement's SQL depends on; the values travel as parameters."""
+    changes = tuple(
+        (change.column, change.at_least, isinstance(change.value, StoredFile), change.value is None)
+        for change in effect.changes
+    )
+    return effect.status, changes
+
+
+@lru_cache(maxsize=64)
+def _statement_for(shape: tuple[Any, ...], with_job: bool) -> sa.Update:
+    """Built once per shape of report: building SQLAlchemy expressions costs more CPU than a
+    round trip to a nearby database."""
+    status, changes = shape
+    table = Video.__table__
+    values: dict[str, Any] = {"updated_at": sa.bindparam("now", type_=table.c.updated_at.type)}
+    differs = []
+    for column_name, at_least, stored_file, is_null in changes:
+        column = table.c[column_name]
+        if stored_file:  # `{user_id}/{video_id}.mp4`: the user id is in the row
+            new = table.c.user_id + sa.bindparam(column_name, type_=sa.String())
+        elif is_null:
+            new = sa.null()
+        else:
+            new = sa.bindparam(column_name, type_=column.type)
+        if at_least:
+            values[column_name] = sa.case((column < new, new), else_=column)
             differs.append(column < new)
         else:
-            values[change.column] = new
+            values[column_name] = new
             differs.append(column.is_distinct_from(new))
     where = [
-        table.c.id == video_id,
-        table.c.status.in_([status.value for status in statuses_that_may_move_to(effect.status)]),
+        table.c.id == sa.bindparam("video_id", type_=table.c.id.type),
+        table.c.status.in_(sorted(allowed.value for allowed in statuses_that_may_move_to(status))),
     ]
-    if job_id is not None:
+    if with_job:
+        job_id = sa.bindparam("job_id", type_=table.c.runpod_job_id.type)
         where.append(sa.or_(table.c.runpod_job_id == job_id, table.c.runpod_job_id.is_(None)))
         values["runpod_job_id"] = sa.func.coalesce(table.c.runpod_job_id, job_id)
         differs.append(table.c.runpod_job_id.is_(None))
-    if not effect.terminal:
+    if not is_terminal(status):
         where.append(sa.or_(*differs))
     return sa.update(table).where(*where).values(values).returning(*table.c)
-
-
-def _value_in_sql(video_id: uuid.UUID, change: Change) -> Any:
-    column = Video.__table__.c[change.column]
-    if isinstance(change.value, StoredFile):
-        return Video.__table__.c.user_id + f"/{video_id}{change.value.suffix}"
-    if change.value is None:
-        return sa.null()
-    return sa.literal(change.value, column.type)
 
 
 # --- cleaning what a report carries ---------------------------------------------------------
