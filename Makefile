@@ -1,4 +1,4 @@
-.PHONY: run test worker-bench
+.PHONY: run test worker-bench bench
 # Run the app on its embedded defaults (http://localhost:3000).
 run:
 	bash scripts/run.sh
@@ -9,3 +9,7 @@ test:
 
 worker-bench:
 	bash -c 'source scripts/setup.sh && python bench/worker.py'
+
+# Webhook storm (app vs bare baseline) and poller sweep benchmarks on the local PostgreSQL.
+bench:
+	bash -c 'source scripts/setup.sh && python -m bench.webhooks && python -m bench.poller'

@@ -1,0 +1,76 @@
+"""Seconds per status-poller sweep with many jobs in flight, on PostgreSQL.
+
+Seeds N in-flight videos, points the app's RunPodClient at a `/status` stand-in that answers
+after a fixed delay (default 100 ms, like RunPod's API from far away), and times full sweeps of
+`poll_once` with the default settings (16 calls at once). Optionally through the delay proxy.
+
+    bash -c 'source scripts/setup.sh && python -m bench.poller'     # --jobs 500 --delay-ms 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import sqlalchemy as sa
+
+from bench.runpod_standin import SlowStatusEndpoint
+from bench.seeding import insert_in_flight_videos
+from bench.webhooks import ADMIN_URL, create_database, free_port
+from openv_app.db import Database, make_async_engine, make_sync_engine
+from openv_app.models import Video
+from openv_app.services.jobs import JobService
+from openv_app.services.poller import PollerConfig, poll_once
+from openv_app.services.runpod_client import RunPodClient
+from openv_app.settings import Settings
+
+
+async def sweep_times(url: str, args: argparse.Namespace) -> list[float]:
+    import uvicorn
+
+    standin = SlowStatusEndpoint(delay_s=args.delay_ms / 1000)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(standin.app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    settings = Settings(_env_file=None)
+    config = PollerConfig.from_settings(settings)
+    service = JobService(settings=settings, db=Database(make_async_engine(url)),
+                         runpod=RunPodClient(f"http://127.0.0.1:{port}/v2", "bench", "key"), storage=None)  # type: ignore[arg-type]
+    times = []
+    try:
+        for _ in range(args.sweeps):
+            await service.db.rows(sa.update(Video).values(poll_lease_until=None))  # every job due again
+            started = time.perf_counter()
+            polled = await poll_once(service, config)
+            times.append(time.perf_counter() - started)
+            assert polled == args.jobs, polled
+        print(f"peak status calls in flight: {standin.peak_in_flight} (limit {config.concurrency})")
+        return times
+    finally:
+        await service.db.engine.dispose()
+        await service.runpod.aclose()
+        server.should_exit = True
+        await serving
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Seconds per poller sweep.")
+    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--delay-ms", type=float, default=100.0, help="RunPod stand-in answer time")
+    parser.add_argument("--sweeps", type=int, default=3)
+    args = parser.parse_args()
+    url = create_database()
+    engine = make_sync_engine(url)
+    insert_in_flight_videos(engine, args.jobs)
+    engine.dispose()
+    times = asyncio.run(sweep_times(url, args))
+    interval = Settings(_env_file=None).poll_interval_s
+    print(f"{args.jobs} jobs in flight, stand-in answers in {args.delay_ms:g} ms, database {ADMIN_URL.split('@')[-1]}")
+    print("sweeps (s): " + ", ".join(f"{t:.2f}" for t in times) + f"; poll interval {interval:g} s")
+
+
+if __name__ == "__main__":
+    main()
