@@ -4,18 +4,19 @@ import asyncio
 
 import reflex as rx
 
+from openv_app import live
 from openv_app.api.routes import api
 from openv_app.models import Video
 from openv_app.pages.index import index
-from openv_app.pages.studio_state import GenerateState, LibraryState, SessionState, push_video_change
+from openv_app.pages.studio_state import GenerateState, LibraryState, SessionState
 from openv_app.services.clerk_auth import frontend_api_host
 from openv_app.services.poller import PollerConfig, run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
+from openv_app.tabs import RedisTabs, get_tab_registry
 
 # Fail at start-up, naming the variable, when the configuration is wrong.
 settings = get_settings()
-
 
 
 def clerk_scripts() -> list[rx.Component]:
@@ -34,14 +35,13 @@ app = rx.App(api_transformer=api, head_components=clerk_scripts())
 app.add_page(index, route="/", title="OpenV — AI video generation",
              on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library])
 
-
 _pushes: set[asyncio.Task] = set()
 
 
 async def push_to_open_tabs(video: Video) -> None:
     # In a task of its own: the change may come from an event of one of these very tabs,
     # whose state lock is held until that event returns.
-    task = asyncio.create_task(push_video_change(app, video))
+    task = asyncio.create_task(live.push_change(app, get_tab_registry(), video))
     _pushes.add(task)
     task.add_done_callback(_pushes.discard)
 
@@ -50,5 +50,18 @@ async def status_poller() -> None:
     await run_status_poller(get_job_service(), PollerConfig.from_settings(settings))
 
 
+async def refresh_served_tabs() -> None:
+    await live.ServedTabsRefresher(app, get_tab_registry(), get_job_service()).run()
+
+
+async def forget_closed_tabs() -> None:
+    tabs = get_tab_registry()
+    assert isinstance(tabs, RedisTabs)
+    await live.forget_closed_tabs(app, tabs)
+
+
 get_job_service().listeners.append(push_to_open_tabs)
 app.register_lifespan_task(status_poller)
+app.register_lifespan_task(live.background(refresh_served_tabs))
+if isinstance(get_tab_registry(), RedisTabs):
+    app.register_lifespan_task(live.background(forget_closed_tabs))

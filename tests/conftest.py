@@ -303,15 +303,54 @@ class RunningApp:
     url: str
     runpod: object
     storage_dir: Path
+    database_url: str
+    redis_url: str
+
+
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+PROD_WORKERS = 2
 
 
 @pytest.fixture(scope="session")
-def prod_app(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> Iterator[RunningApp]:
+def redis_url() -> str:
+    """A Redis database of its own for the test run, emptied first."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        client.flushdb()
+    except redis.RedisError:
+        missing(f"Redis at {REDIS_TEST_URL}")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture(scope="session")
+def prod_database_url(postgres_server: str) -> Iterator[str]:
+    name = f"openv_e2e_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def prod_app(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, prod_database_url: str,
+             redis_url: str) -> Iterator[RunningApp]:
+    """The app as `make prod` runs it: production build on one port, PostgreSQL, Redis and
+    PROD_WORKERS backend workers."""
     from tests.handlers import scripted_handler
 
     folder = tmp_path_factory.mktemp("prod-app")
-    database_url = f"sqlite:///{folder / 'openv.db'}"
-    migrate(database_url)
+    database_url = prod_database_url
     # The app's default local-endpoint key: the app runs as `make run` would, in local mode.
     runpod_server, runpod = start_local_runpod(scripted_handler, api_key=LOCAL_RUNPOD_API_KEY, webhook_retry_delay_s=0.5)
     port = free_port()
@@ -328,6 +367,8 @@ def prod_app(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> It
         # Progress shows through the poller; a finished job reaches the page by webhook or poll.
         "POLL_INTERVAL_S": "1",
         "MAX_CONCURRENT_JOBS": "2",
+        "REDIS_URL": redis_url,
+        "GRANIAN_WORKERS": str(PROD_WORKERS),
         # bun and node from the npm registry (scripts/setup.sh), never a download by Reflex.
         "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
         "REFLEX_USE_SYSTEM_BUN": "1",
@@ -349,7 +390,7 @@ def prod_app(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> It
 
     try:
         wait_until(ready, timeout=400, interval=1)
-        yield RunningApp(url, runpod, folder / "storage")
+        yield RunningApp(url, runpod, folder / "storage", database_url, redis_url)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

@@ -100,6 +100,7 @@ class ProbeState:
     _act = LibraryState.__dict__["_act"]
     _show_video = LibraryState.__dict__["_show_video"]
     _place_card = LibraryState.__dict__["_place_card"]
+    _apply_change = LibraryState.__dict__["_apply_change"]
     _drop_card = LibraryState.__dict__["_drop_card"]
 
     async def get_state(self, cls):

@@ -17,13 +17,9 @@ import sqlalchemy as sa
 
 from bench.runpod_standin import SlowStatusEndpoint
 from bench.seeding import insert_in_flight_videos
-from openv_app.db import Database, make_async_engine
 from openv_app.models import Video
-from openv_app.services.jobs import JobService
-from openv_app.services.poller import PollerConfig, poll_once
-from openv_app.services.runpod_client import RunPodClient
 from openv_app.services.signing import webhook_token
-from openv_app.settings import PROJECT_ROOT, Settings
+from openv_app.settings import PROJECT_ROOT
 from tests.conftest import ServerThread, free_port, run_sync, wait_until
 from tests.handlers import quick_video_handler
 
@@ -155,28 +151,19 @@ def test_event_loop_answers_while_database_round_trips_are_slow(app_factory, run
 # --- the poller at scale ---------------------------------------------------------------------
 
 
-def test_poller_sweeps_concurrently_and_two_processes_never_poll_the_same_job(database_url, engine):
-    videos = insert_in_flight_videos(engine, 120)
+def test_three_processes_sweep_concurrently_and_never_poll_the_same_job(database_url, engine, tmp_path):
+    videos = insert_in_flight_videos(engine, 300)
     standin = SlowStatusEndpoint(delay_s=0.05)
-    config = PollerConfig(interval_s=1, concurrency=8, sweep_deadline_s=30)
-
-    async def two_processes_sweep() -> list[int]:
-        services = [JobService(settings=Settings(_env_file=None), db=Database(make_async_engine(database_url)),
-                               runpod=RunPodClient(f"{server.url}/v2", "bench", "key"), storage=None)
-                    for _ in range(2)]
-        try:
-            return list(await asyncio.gather(*(poll_once(service, config) for service in services)))
-        finally:
-            for service in services:
-                await service.db.engine.dispose()
-                await service.runpod.aclose()
-
     with ServerThread(standin.app) as server:
-        polled = run_sync(two_processes_sweep())
-    assert sum(polled) == 120 and all(polled)
+        workers = [start_process([sys.executable, "-m", "tests.poll_sweeper", database_url, f"{server.url}/v2", "4"],
+                                 {}, tmp_path / f"sweeper-{index}.log") for index in range(3)]
+        for worker in workers:
+            assert worker.wait(timeout=120) == 0, (tmp_path / "sweeper-0.log").read_text()
+    polled = [int((tmp_path / f"sweeper-{index}.log").read_text().split()[-1]) for index in range(3)]
+    assert sum(polled) == 300 and all(polled), polled  # all three took part
     assert set(standin.asked) == {video.runpod_job_id for video in videos}
-    assert max(standin.asked.values()) == 1  # leased to exactly one process
-    assert 8 < standin.peak_in_flight <= 16  # each process polls concurrently, at most 8 at once
+    assert max(standin.asked.values()) == 1  # each job was leased to exactly one process
+    assert 4 < standin.peak_in_flight <= 12  # concurrent within a process, at most 4 each
     with engine.connect() as connection:
         progress = connection.execute(sa.select(Video.status, Video.progress).distinct()).all()
     assert progress == [("PROCESSING", 25)]

@@ -6,10 +6,8 @@ is in a public var (Reflex sends every non-underscore var to the browser).
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timezone
 from typing import Any
@@ -25,14 +23,11 @@ from openv_app.services.jobs import MAX_SEED, MODELS, settings_of
 from openv_app.services.statuses import IN_FLIGHT_STATUSES
 from openv_app.services.views import VideoOut, video_out
 from openv_app.services.wiring import get_job_service
+from openv_app.tabs import get_tab_registry
 from openv_app.settings import get_settings
 
 PAGE_SIZE = 24
-REFRESH_INTERVAL_S = 2.0
 SESSION_GRACE_S = 60
-
-# Open tabs per user, so a change from a webhook or the poller reaches each of them at once.
-open_tabs: dict[str, set[str]] = {}
 
 
 @dataclass
@@ -268,7 +263,6 @@ class GenerateState(SessionState):
                 self.seed = random.randint(0, MAX_SEED)
             library = await self.get_state(LibraryState)
             await library._show_video(video)
-            yield LibraryState.keep_in_flight_fresh
         finally:
             self.submitting = False
 
@@ -294,7 +288,6 @@ class LibraryState(SessionState):
     player_open: bool = False
     confirm_delete_id: str = ""
     action_error: str = ""
-    _refreshing: bool = False
 
     @rx.var
     def has_more(self) -> bool:
@@ -310,13 +303,11 @@ class LibraryState(SessionState):
             user = self._current_user()
         except AuthError:
             return  # signed out: the sign-in panel shows instead; loading follows sign-in
-        open_tabs.setdefault(user, set()).add(self.router.session.client_token)
-        service = get_job_service()
-        videos, cursor = await service.list_videos(user, PAGE_SIZE)
+        # Registered so that changes made anywhere (a webhook, the poller, another tab) reach it.
+        await get_tab_registry().add(user, self.router.session.client_token)
+        videos, cursor = await get_job_service().list_videos(user, PAGE_SIZE)
         self.videos = [await card_for(video) for video in videos]
         self.next_cursor, self.loaded = cursor or "", True
-        if self.in_flight_count:
-            return LibraryState.keep_in_flight_fresh
 
     @rx.event
     async def load_more(self) -> None:
@@ -334,55 +325,29 @@ class LibraryState(SessionState):
 
     async def _show_video(self, video: Video) -> None:
         """Insert or update one card; a deleted video leaves the list."""
-        if video.deleted_at is not None:
-            self._drop_card(str(video.id))
+        self._apply_change(str(video.id) if video.deleted_at is not None else await card_for(video))
+
+    def _apply_change(self, change: VideoCard | str) -> None:
+        """A card to show, or the id of a video that left the library."""
+        if isinstance(change, str):
+            self._drop_card(change)
         else:
-            self._place_card(await card_for(video))
+            self._place_card(change)
 
     def _drop_card(self, video_id: str) -> None:
-        self.videos = [card for card in self.videos if card.id != video_id]
+        if any(card.id == video_id for card in self.videos):
+            self.videos = [card for card in self.videos if card.id != video_id]
 
     def _place_card(self, card: VideoCard) -> None:
         for index, existing in enumerate(self.videos):
             if existing.id == card.id:
-                self.videos[index] = card
+                if existing != card:  # an unchanged card sends no update to the browser
+                    self.videos[index] = card
                 break
         else:
             self.videos = [card, *self.videos]
-        if self.player_open and self.player.id == card.id:
+        if self.player_open and self.player.id == card.id and self.player != card:
             self.player = card
-
-    @rx.event(background=True)
-    async def keep_in_flight_fresh(self):
-        """While this tab has jobs in flight, re-read them on a timer (pushes can be missed)."""
-        async with self:
-            if self._refreshing:
-                return
-            self._refreshing = True
-        try:
-            while True:
-                await asyncio.sleep(REFRESH_INTERVAL_S)
-                async with self:
-                    in_flight = [uuid.UUID(card.id) for card in self.videos if card.in_flight]
-                    try:
-                        user = self._current_user()
-                    except AuthError:
-                        return
-                if not in_flight:
-                    return
-                # Read and sign outside the state lock: the tab's own events are not held up.
-                videos = await get_job_service().videos_by_id(in_flight)
-                fresh = {str(video.id): await card_for(video) for video in videos
-                         if video.user_id == user and video.deleted_at is None}
-                async with self:
-                    for video_id in map(str, in_flight):
-                        if video_id in fresh:
-                            self._place_card(fresh[video_id])
-                        else:  # deleted meanwhile (in another tab)
-                            self._drop_card(video_id)
-        finally:
-            async with self:
-                self._refreshing = False
 
     async def _act(self, action) -> None:
         self.action_error = ""
@@ -399,9 +364,8 @@ class LibraryState(SessionState):
         await self._act(lambda service, user: service.cancel(user, video_id))
 
     @rx.event
-    async def retry(self, video_id: str):
+    async def retry(self, video_id: str) -> None:
         await self._act(lambda service, user: service.retry(user, video_id))
-        return LibraryState.keep_in_flight_fresh
 
     @rx.event
     def ask_delete(self, video_id: str) -> None:
@@ -420,7 +384,7 @@ class LibraryState(SessionState):
 
         await self._act(delete)
         if not self.action_error:
-            self.videos = [card for card in self.videos if card.id != video_id]
+            self._drop_card(video_id)
             if self.player.id == video_id:
                 self.player_open = False
 
@@ -443,14 +407,3 @@ class LibraryState(SessionState):
     @rx.event
     def set_player_open(self, value: bool) -> None:
         self.player_open = value
-
-
-async def push_video_change(app: rx.App, video: Video) -> None:
-    """Apply a changed video to every open tab of its owner, at once."""
-    for client_token in list(open_tabs.get(video.user_id, ())):
-        try:
-            async with app.modify_state(rx.BaseStateToken(ident=client_token, cls=LibraryState)) as root:
-                library = await root.get_state(LibraryState)
-                await library._show_video(video)
-        except Exception:
-            open_tabs.get(video.user_id, set()).discard(client_token)

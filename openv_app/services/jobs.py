@@ -160,6 +160,16 @@ class JobService:
             return []
         return await self._videos(sa.select(*COLUMNS).where(col(Video.id).in_(video_ids)))
 
+    async def changed_since(self, user_ids: set[str], since: datetime) -> list[Video]:
+        """These users' videos changed after `since` (deleted ones included), oldest change first."""
+        if not user_ids:
+            return []
+        return await self._videos(
+            sa.select(*COLUMNS)
+            .where(col(Video.user_id).in_(user_ids), Video.updated_at > since)
+            .order_by(col(Video.updated_at))
+        )
+
     # submitting -------------------------------------------------------------------------
 
     async def _check_limits(self, connection: AsyncConnection, user_id: str) -> None:

@@ -1,0 +1,172 @@
+"""Live updates: a changed video reaches every open tab of its owner, whichever app process
+holds the tab's websocket.
+
+- `push_change` runs after the job service changes a video (a webhook, the poller, a user
+  action, in any process): it builds the card once, outside any state lock, then updates every
+  tab of the owner with `app.modify_state`. With Redis, Reflex's token manager routes an update
+  for a tab on another worker to that worker.
+- `refresh_served_tabs` is the safety net for a missed push, once per interval per process: one
+  query for the videos of the users whose tabs this process serves that changed since the last
+  sweep, however many tabs that is.
+- `forget_closed_tabs` (Redis) removes a tab from the registry when Reflex deletes the
+  websocket's record; without Redis the refresh prunes tabs whose socket is gone.
+
+Reflex's token manager is reached through `app.event_namespace._token_manager`: Reflex 0.10 has
+no public accessor for it (pinned in requirements.txt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+
+import reflex as rx
+from reflex.istate.manager.redis import enable_keyspace_notifications
+from reflex.utils.token_manager import RedisTokenManager, TokenManager
+
+from openv_app.models import Video
+from openv_app.pages.studio_state import LibraryState, VideoCard, card_for
+from openv_app.services.jobs import JobService
+from openv_app.tabs import MemoryTabs, RedisTabs, TabRegistry
+
+log = logging.getLogger(__name__)
+
+REFRESH_INTERVAL_S = 2.0
+# Rows are stamped by the clocks of every app host: look back a little further than one
+# interval, and skip what was already pushed.
+REFRESH_OVERLAP = timedelta(seconds=10)
+
+CardChange = VideoCard | str  # a card to show, or the id of a video that left the library
+
+
+def _token_manager(app: rx.App) -> TokenManager:
+    return app.event_namespace._token_manager
+
+
+async def _card_or_removal(video: Video) -> CardChange:
+    return str(video.id) if video.deleted_at is not None else await card_for(video)
+
+
+async def apply_to_tab(app: rx.App, token: str, change: CardChange) -> None:
+    """Show one change in one tab; only in-memory work happens under its state lock."""
+    async with app.modify_state(rx.BaseStateToken(ident=token, cls=LibraryState)) as root:
+        library = await root.get_state(LibraryState)
+        library._apply_change(change)
+
+
+async def push_change(app: rx.App, tabs: TabRegistry, video: Video) -> None:
+    """Apply a changed video to every open tab of its owner, in any process."""
+    tokens = await tabs.tabs_of(video.user_id)
+    if not tokens:
+        return
+    change = await _card_or_removal(video)
+    token_manager = _token_manager(app)
+
+    async def push(token: str) -> None:
+        if not await token_manager.is_token_connected(token):
+            await tabs.remove(token)
+            return
+        try:
+            await apply_to_tab(app, token, change)
+        except Exception:  # the tab stays registered: the next change or refresh reaches it
+            log.exception("pushing video %s to tab %s failed", video.id, token)
+
+    await asyncio.gather(*(push(token) for token in tokens))
+
+
+class ServedTabsRefresher:
+    """Per process: re-reads what changed for the users of the tabs this process serves."""
+
+    def __init__(self, app: rx.App, tabs: TabRegistry, service: JobService) -> None:
+        self.app, self.tabs, self.service = app, tabs, service
+        self._since = datetime.now(timezone.utc)
+        self._pushed: dict[uuid.UUID, datetime] = {}
+
+    def _local_tokens(self) -> list[str]:
+        manager = _token_manager(self.app)
+        return [token for token, record in list(manager.token_to_socket.items()) if record.instance_id == manager.instance_id]
+
+    async def refresh_once(self) -> int:
+        """One sweep; returns how many changes it pushed."""
+        users_by_token = await self.tabs.users_of(self._local_tokens())
+        await self.tabs.renew(users_by_token)
+        if not users_by_token:
+            return 0
+        started = datetime.now(timezone.utc)
+        videos = await self.service.changed_since(set(users_by_token.values()), self._since - REFRESH_OVERLAP)
+        self._since = started
+        pushed = 0
+        for video in videos:
+            if self._pushed.get(video.id) == video.updated_at:
+                continue
+            change = await _card_or_removal(video)
+            for token, user_id in users_by_token.items():
+                if user_id == video.user_id:
+                    await apply_to_tab(self.app, token, change)
+                    pushed += 1
+            self._pushed[video.id] = video.updated_at
+        self._forget_old_pushes(started)
+        return pushed
+
+    def _forget_old_pushes(self, now: datetime) -> None:
+        horizon = now - 2 * REFRESH_OVERLAP
+        self._pushed = {video_id: at for video_id, at in self._pushed.items() if at >= horizon}
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_INTERVAL_S)
+            try:
+                if isinstance(self.tabs, MemoryTabs):
+                    # No disconnect notification without Redis: drop tabs whose socket is gone.
+                    await self.tabs.keep_only(set(_token_manager(self.app).token_to_socket))
+                await self.refresh_once()
+            except Exception:
+                log.exception("refreshing open tabs failed")
+
+
+async def forget_closed_tabs(app: rx.App, tabs: RedisTabs) -> None:
+    """Removes a tab from the registry once Reflex deletes (or expires) its socket record.
+
+    Reflex stores `token_manager_socket_record_{token}` in Redis while a websocket is linked
+    and deletes it on disconnect; its keyspace notification is the disconnect signal every
+    worker sees. A record that is re-stored at once (Reflex keeps a live socket's record
+    alive) is checked with `is_token_connected` before the tab is dropped.
+    """
+    redis = tabs.redis
+    await enable_keyspace_notifications(redis)
+    db = redis.get_connection_kwargs().get("db", 0)
+    prefix = RedisTokenManager._token_socket_record_prefix
+    token_manager = _token_manager(app)
+    async with redis.pubsub() as pubsub:
+        await pubsub.psubscribe(f"__keyspace@{db}__:{prefix}*")
+        async for message in pubsub.listen():
+            if message["type"] != "pmessage" or message["data"] not in (b"del", b"expired"):
+                continue
+            token = message["channel"].decode().split(":", 1)[1].removeprefix(prefix)
+            try:
+                if not await token_manager.is_token_connected(token):
+                    await tabs.remove(token)
+            except Exception:
+                log.exception("could not forget closed tab %s", token)
+
+
+def background(coroutine_function: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """A lifespan task that logs and restarts after an error instead of dying silently."""
+
+    async def run_forever() -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await coroutine_function()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s stopped; restarting", coroutine_function.__name__)
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+
+    run_forever.__name__ = coroutine_function.__name__
+    return run_forever
