@@ -1,7 +1,11 @@
-.PHONY: run test worker-bench bench
+.PHONY: run prod test worker-bench bench
 # Run the app on its embedded defaults (http://localhost:3000).
 run:
 	bash scripts/run.sh
+
+# Production mode on one port (8000): PostgreSQL (DATABASE_URL), Redis, several workers.
+prod:
+	bash scripts/prod.sh
 
 # Run the whole test suite.
 test:

@@ -1,10 +1,15 @@
-"""Live-push latency on the production shape: Redis, 2 backend workers, N browser tabs of one user.
+"""Live-push latency on the production shape: Redis, 2 backend workers, N tabs of one user.
 
 Starts the app as `make prod` does (production build, one port, PostgreSQL, Redis,
-GRANIAN_WORKERS=2), seeds J in-flight videos for the dev user, opens N headless Chromium tabs,
-then finishes the jobs one by one with webhooks. Each tab records (in the page) when each card
-first shows COMPLETED; the latency is that moment minus the webhook's response. Also counts
-database transactions per second (pg_stat_database) while the tabs sit idle and during the run.
+GRANIAN_WORKERS=2), seeds J in-flight videos for the dev user and opens N tabs as Reflex
+websocket clients (python-socketio, connected the way the browser connects, registered as the
+user's open tabs), then finishes the jobs one by one with webhooks. Each client notes when a
+state update first shows each card as COMPLETED; the latency is that moment minus the webhook's
+response. Also counts database transactions per second (pg_stat_database) while the tabs sit
+idle and during the run.
+
+Websocket clients rather than Chromium tabs: 20 Chromium renderers on this 2-core machine
+measure the machine's rendering, not the app (tests/test_e2e_workers.py covers real tabs).
 
     bash -c 'source scripts/setup.sh && python -m bench.push'     # --tabs 20 --jobs 50
 """
@@ -12,37 +17,54 @@ database transactions per second (pg_stat_database) while the tabs sit idle and 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
+import socketio
 import sqlalchemy as sa
+from redis.asyncio import Redis as AsyncRedis
 
 from bench.seeding import insert_in_flight_videos
 from bench.webhooks import ADMIN_URL, DATABASE, SECRET, create_database, free_port, start, stop, wait_for
 from openv_app.db import make_sync_engine
 from openv_app.services.signing import webhook_token
 from openv_app.settings import PROJECT_ROOT
+from openv_app.tabs import RedisTabs
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-# Runs in each tab: remembers when each card first showed COMPLETED (epoch ms).
-WATCH_JS = """() => {
-  window.completedAt = {};
-  const look = () => {
-    for (const card of document.querySelectorAll('.video-card[data-status=COMPLETED]')) {
-      window.completedAt[card.dataset.id] ??= Date.now();
-    }
-    requestAnimationFrame(look);
-  };
-  look();
-}"""
+USER = "dev-user"
+
+
+class Tab:
+    """A websocket client that notes when each video first shows as COMPLETED."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.token = url, str(uuid.uuid4())
+        self.completed_at: dict[str, float] = {}
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.client.on("event", self._on_update, namespace="/_event")
+
+    async def _on_update(self, update: dict[str, Any]) -> None:
+        now = time.time()
+        for substate in (update.get("delta") or {}).values():
+            for name, value in substate.items():
+                if name.startswith("videos") and isinstance(value, list):
+                    for card in value:
+                        if card.get("status") == "COMPLETED":
+                            self.completed_at.setdefault(card["id"], now)
+
+    async def open(self) -> None:
+        await self.client.connect(f"{self.url}?token={self.token}", socketio_path="_event",
+                                  transports=["websocket"], namespaces=["/_event"], wait_timeout=20)
 
 
 def transactions(engine: sa.Engine) -> int:
@@ -58,14 +80,43 @@ def per_second(engine: sa.Engine, seconds: float) -> float:
     return (transactions(engine) - before - 1) / seconds  # less the count query's own
 
 
+async def run(url: str, args: argparse.Namespace, engine: sa.Engine) -> tuple[list[float], int, float, float]:
+    videos = insert_in_flight_videos(engine, args.jobs, user_id=USER)
+    registry = RedisTabs(AsyncRedis.from_url(REDIS_URL))
+    tabs = [Tab(url) for _ in range(args.tabs)]
+    await asyncio.gather(*(tab.open() for tab in tabs))
+    for tab in tabs:
+        await registry.add(USER, tab.token)
+    await asyncio.sleep(3)
+    idle_rate = await asyncio.to_thread(per_second, engine, 10)
+    answered: dict[str, float] = {}
+    before, started = transactions(engine), time.monotonic()
+    async with httpx.AsyncClient(timeout=30) as client:
+        for video in videos:
+            report = {"id": video.runpod_job_id, "status": "COMPLETED",
+                      "output": {"video": "v", "poster": "p", "duration_s": 1.0}}
+            response = await client.post(f"{url}/api/runpod/webhook", json=report, params={
+                "video_id": str(video.id), "token": webhook_token(SECRET, str(video.id))})
+            answered[str(video.id)] = time.time()
+            assert response.json()["changed"], response.text
+            await asyncio.sleep(args.spacing_ms / 1000)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(len(tab.completed_at) < args.jobs for tab in tabs):
+        await asyncio.sleep(0.2)
+    run_rate = (transactions(engine) - before) / (time.monotonic() - started)
+    latencies = sorted(1000 * (at - answered[video_id])
+                       for tab in tabs for video_id, at in tab.completed_at.items() if video_id in answered)
+    await asyncio.gather(*(tab.client.disconnect() for tab in tabs))
+    await registry.redis.aclose()
+    return latencies, args.tabs * args.jobs - len(latencies), idle_rate, run_rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Live-push latency across 2 workers.")
     parser.add_argument("--tabs", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--spacing-ms", type=float, default=100, help="pause between webhooks")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     database_url = create_database()
     redis.Redis.from_url(REDIS_URL).flushdb()
     folder = Path(tempfile.mkdtemp(prefix="openv-push-"))
@@ -80,44 +131,13 @@ def main() -> None:
     engine = make_sync_engine(database_url)
     try:
         wait_for(f"{url}/api/health", app, timeout=600)
-        videos = insert_in_flight_videos(engine, args.jobs, user_id="dev-user")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            pages = []
-            for _ in range(args.tabs):
-                page = browser.new_context().new_page()
-                page.goto(url)
-                page.wait_for_selector(".video-card")
-                page.evaluate(WATCH_JS)
-                pages.append(page)
-            time.sleep(3)  # let every tab settle
-            idle_rate = per_second(engine, 10)
-            answered: dict[str, float] = {}
-            before, started = transactions(engine), time.monotonic()
-            with httpx.Client(timeout=30) as client:
-                for video in videos:
-                    report = {"id": video.runpod_job_id, "status": "COMPLETED",
-                              "output": {"video": "v", "poster": "p", "duration_s": 1.0}}
-                    response = client.post(f"{url}/api/runpod/webhook", json=report, params={
-                        "video_id": str(video.id), "token": webhook_token(SECRET, str(video.id))})
-                    answered[str(video.id)] = time.time() * 1000
-                    assert response.json()["changed"], response.text
-                    time.sleep(args.spacing_ms / 1000)
-            deadline = time.monotonic() + 30
-            seen = [page.evaluate("() => window.completedAt") for page in pages]
-            while time.monotonic() < deadline and any(len(s) < args.jobs for s in seen):
-                time.sleep(0.5)
-                seen = [page.evaluate("() => window.completedAt") for page in pages]
-            run_rate = (transactions(engine) - before) / (time.monotonic() - started)
-            browser.close()
+        latencies, missing, idle_rate, run_rate = asyncio.run(run(url, args, engine))
     finally:
         stop(app)
         engine.dispose()
-    latencies = sorted(at - answered[video_id] for tab in seen for video_id, at in tab.items() if video_id in answered)
-    missing = args.tabs * args.jobs - len(latencies)
-    print(f"{args.tabs} tabs of one user on 2 workers (Redis), {args.jobs} jobs finished by webhook, "
-          f"{os.cpu_count()} cores, database {ADMIN_URL.split('@')[-1]}")
-    print(f"webhook response -> card COMPLETED, over {len(latencies)} tab×job pairs ({missing} never seen): "
+    print(f"{args.tabs} tabs of one user on 2 workers (Redis), {args.jobs} jobs finished by webhook "
+          f"{args.spacing_ms:g} ms apart, {os.cpu_count()} cores, database {ADMIN_URL.split('@')[-1]}")
+    print(f"webhook response -> card COMPLETED in the tab, {len(latencies)} tab×job pairs ({missing} never seen): "
           f"p50 {statistics.median(latencies):.0f} ms, p95 {latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms, "
           f"max {latencies[-1]:.0f} ms")
     print(f"database transactions/s: idle with {args.tabs} tabs open {idle_rate:.1f}, during the run {run_rate:.1f}")

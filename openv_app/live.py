@@ -51,38 +51,69 @@ async def _card_or_removal(video: Video) -> CardChange:
     return str(video.id) if video.deleted_at is not None else await card_for(video)
 
 
-async def apply_to_tab(app: rx.App, token: str, change: CardChange) -> None:
-    """Show one change in one tab; only in-memory work happens under its state lock."""
-    async with app.modify_state(rx.BaseStateToken(ident=token, cls=LibraryState)) as root:
-        library = await root.get_state(LibraryState)
-        library._apply_change(change)
+def _video_id(change: CardChange) -> str:
+    return change if isinstance(change, str) else change.id
 
 
-async def push_change(app: rx.App, tabs: TabRegistry, video: Video) -> None:
-    """Apply a changed video to every open tab of its owner, in any process."""
-    tokens = await tabs.tabs_of(video.user_id)
-    if not tokens:
-        return
-    change = await _card_or_removal(video)
-    token_manager = _token_manager(app)
+class TabPusher:
+    """Per process: sends changes to tabs, coalescing a burst into one state update per tab.
 
-    async def push(token: str) -> None:
-        if not await token_manager.is_token_connected(token):
-            await tabs.remove(token)
-            return
+    Each tab has at most one update in flight; changes that arrive meanwhile wait in `pending`
+    (the newest per video wins) and go together in the next one. A burst of N changes for a
+    user with T tabs costs about T state updates instead of N × T.
+    """
+
+    def __init__(self, app: rx.App, tabs: TabRegistry) -> None:
+        self.app, self.tabs = app, tabs
+        self._pending: dict[str, dict[str, CardChange]] = {}
+        self._draining: dict[str, asyncio.Task] = {}
+
+    def send(self, token: str, change: CardChange) -> None:
+        self._pending.setdefault(token, {})[_video_id(change)] = change
+        if token not in self._draining:
+            self._draining[token] = asyncio.create_task(self._drain(token))
+
+    async def _drain(self, token: str) -> None:
         try:
-            await apply_to_tab(app, token, change)
-        except Exception:  # the tab stays registered: the next change or refresh reaches it
-            log.exception("pushing video %s to tab %s failed", video.id, token)
+            while changes := self._pending.pop(token, None):
+                try:
+                    if not await _token_manager(self.app).is_token_connected(token):
+                        await self.tabs.remove(token)
+                        continue
+                    await self._apply(token, list(changes.values()))
+                except Exception:  # the tab stays registered: the next change or refresh reaches it
+                    log.exception("pushing %d changes to tab %s failed", len(changes), token)
+        finally:
+            # No await since the last empty pop: a change sent from now on starts a new drain.
+            self._draining.pop(token, None)
 
-    await asyncio.gather(*(push(token) for token in tokens))
+    async def _apply(self, token: str, changes: list[CardChange]) -> None:
+        """Only in-memory work happens under the tab's state lock: the cards are built."""
+        async with self.app.modify_state(rx.BaseStateToken(ident=token, cls=LibraryState)) as root:
+            library = await root.get_state(LibraryState)
+            for change in changes:
+                library._apply_change(change)
+
+    async def idle(self) -> None:
+        """Wait until every change sent so far has been applied (for tests and benchmarks)."""
+        while self._draining:
+            await asyncio.gather(*self._draining.values(), return_exceptions=True)
+
+
+async def push_change(pusher: TabPusher, video: Video) -> None:
+    """Apply a changed video to every open tab of its owner, in any process."""
+    tokens = await pusher.tabs.tabs_of(video.user_id)
+    if tokens:
+        change = await _card_or_removal(video)  # built once, for every tab
+        for token in tokens:
+            pusher.send(token, change)
 
 
 class ServedTabsRefresher:
     """Per process: re-reads what changed for the users of the tabs this process serves."""
 
-    def __init__(self, app: rx.App, tabs: TabRegistry, service: JobService) -> None:
-        self.app, self.tabs, self.service = app, tabs, service
+    def __init__(self, pusher: TabPusher, service: JobService) -> None:
+        self.pusher, self.app, self.tabs, self.service = pusher, pusher.app, pusher.tabs, service
         self._since = datetime.now(timezone.utc)
         self._pushed: dict[uuid.UUID, datetime] = {}
 
@@ -106,7 +137,7 @@ class ServedTabsRefresher:
             change = await _card_or_removal(video)
             for token, user_id in users_by_token.items():
                 if user_id == video.user_id:
-                    await apply_to_tab(self.app, token, change)
+                    self.pusher.send(token, change)
                     pushed += 1
             self._pushed[video.id] = video.updated_at
         self._forget_old_pushes(started)

@@ -1,7 +1,5 @@
 """The Reflex app: pages, the mounted HTTP API, the status poller and live pushes."""
 
-import asyncio
-
 import reflex as rx
 
 from openv_app import live
@@ -35,15 +33,13 @@ app = rx.App(api_transformer=api, head_components=clerk_scripts())
 app.add_page(index, route="/", title="OpenV — AI video generation",
              on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library])
 
-_pushes: set[asyncio.Task] = set()
+pusher = live.TabPusher(app, get_tab_registry())
 
 
 async def push_to_open_tabs(video: Video) -> None:
-    # In a task of its own: the change may come from an event of one of these very tabs,
-    # whose state lock is held until that event returns.
-    task = asyncio.create_task(live.push_change(app, get_tab_registry(), video))
-    _pushes.add(task)
-    task.add_done_callback(_pushes.discard)
+    # The pusher applies changes in tasks of its own: the change may come from an event of
+    # one of these very tabs, whose state lock is held until that event returns.
+    await live.push_change(pusher, video)
 
 
 async def status_poller() -> None:
@@ -51,7 +47,7 @@ async def status_poller() -> None:
 
 
 async def refresh_served_tabs() -> None:
-    await live.ServedTabsRefresher(app, get_tab_registry(), get_job_service()).run()
+    await live.ServedTabsRefresher(pusher, get_job_service()).run()
 
 
 async def forget_closed_tabs() -> None:
