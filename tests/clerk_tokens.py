@@ -23,8 +23,10 @@ class TokenMaker:
     def settings(self) -> dict[str, Any]:
         return {"clerk_jwt_key": self.public_pem_env, "clerk_issuer": ISSUER, "clerk_authorized_parties": [ORIGIN]}
 
-    def token(self, sub: str = "user_a", lifetime_s: int = 60, not_before_s: int = -5, **claims: Any) -> str:
+    def token(self, sub: str = "user_a", lifetime_s: int = 60, not_before_s: int = -5, without: tuple[str, ...] = (),
+              **claims: Any) -> str:
         now = int(time.time())
         payload = {"sub": sub, "sid": "sess_1", "iss": ISSUER, "azp": ORIGIN, "iat": now, "nbf": now + not_before_s,
                    "exp": now + lifetime_s, "v": 2, **claims}
+        payload = {name: value for name, value in payload.items() if name not in without}
         return jwt.encode(payload, self._key, algorithm="RS256", headers={"kid": "ins_test"})

@@ -53,12 +53,13 @@ def test_api_probe(clerk_app, maker):
     for method, path in [("POST", "/api/runpod"), ("GET", "/api/runpod"), ("GET", "/api/videos"), *video_routes(video_id)]:
         anonymous = httpx.request(method, f"{app.url}{path}", json=REQUEST if method == "POST" else None)
         assert anonymous.status_code == 401, (method, path)
-        expired = httpx.request(method, f"{app.url}{path}", headers={"Authorization": f"Bearer {maker.token(sub='user_a', lifetime_s=-60)}"})
+        expired = httpx.request(method, f"{app.url}{path}", json=REQUEST if method == "POST" else None,
+                                headers={"Authorization": f"Bearer {maker.token(sub='user_a', lifetime_s=-60)}"})
         assert expired.status_code == 401, (method, path)
         rows.append((f"{method} {path.replace(video_id, '{A}')}", "no token", anonymous.status_code))
 
     for method, path in video_routes(video_id):
-        as_b = httpx.request(method, f"{app.url}{path}", headers=bearer(maker, "user_b"))
+        as_b = httpx.request(method, f"{app.url}{path}", headers=bearer(maker, "user_b"), json={} if method == "POST" else None)
         assert as_b.status_code == 404, (method, path, as_b.text)
         rows.append((f"{method} {path.replace(video_id, '{A}')}", "user B", as_b.status_code))
 

@@ -38,6 +38,8 @@ async def test_valid_token_gives_the_user(settings, maker):
         (lambda m: m.token()[:-4] + ("AAAA" if not m.token().endswith("AAAA") else "BBBB"), "signature"),
         (lambda m: TokenMaker().token(), "signature"),
         (lambda m: m.token(sub=""), "no user"),
+        (lambda m: m.token(without=("sub",)), "no user"),
+        (lambda m: m.token(without=("exp",)), "no expiry"),
         (lambda m: "not-a-jwt", "invalid"),
     ],
 )

@@ -1,4 +1,8 @@
-"""The HTTP API, mounted into the Reflex app. Routes stay thin: the services own the rules."""
+"""The HTTP API, mounted into the Reflex app. Routes stay thin: the services own the rules.
+
+Every error is JSON `{"error": "...", "field": "..."}` with a 4xx status (5xx only when a
+service the app depends on fails: 502), and every route documents the statuses it can return.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.exceptions import HTTPException
 
 from openv_app.services.auth import resolve_user
-from openv_app.services.errors import InvalidInput, JobError, NotFound
+from openv_app.services.errors import InvalidInput, JobError, NotFound, UnsupportedMediaType, first_error
 from openv_app.services.jobs import GenerationRequest, JobService
 from openv_app.services.runpod_client import RunPodError, RunPodJob
 from openv_app.services.signing import webhook_token_matches
@@ -19,12 +25,27 @@ from openv_app.services.views import VideoOut, VideoPage, video_out
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 
+MAX_JSON_BYTES = 256 * 1024
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
+
+
+class ErrorOut(BaseModel):
+    """What every error response carries."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    field: str | None = None
 
 
 def error_response(status_code: int, message: str, field: str | None = None, **details: Any) -> JSONResponse:
     body = {"error": message, **({"field": field} if field else {}), **details}
     return JSONResponse(body, status_code=status_code)
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    return {status: {"model": ErrorOut} for status in sorted({400, *statuses})}
 
 
 async def current_user(
@@ -33,15 +54,37 @@ async def current_user(
     return await resolve_user(service.settings, authorization)
 
 
+def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
+    """State-changing routes take JSON only. A cross-site form can send text/plain or a form
+    without asking; `application/json` makes the browser ask first (CORS preflight), and only
+    the configured origins are allowed."""
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType("content-type: must be application/json", field="content-type")
+
+
 Service = Annotated[JobService, Depends(get_job_service)]
 User = Annotated[str, Depends(current_user)]
+JSON_ONLY = [Depends(require_json)]
 
-api = FastAPI(title="OpenV API", version=get_settings().app_version, docs_url="/api/docs", openapi_url="/api/openapi.json")
+api = FastAPI(title="OpenV API", version=get_settings().app_version, docs_url="/api/docs",
+              openapi_url="/api/openapi.json", max_body_size=MAX_JSON_BYTES)
 
 
 @api.exception_handler(JobError)
 async def _job_error(request: Request, error: JobError) -> JSONResponse:
     return error_response(error.status_code, error.message, error.field, **error.details)
+
+
+@api.exception_handler(RequestValidationError)
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    message, field = first_error(list(error.errors()), skip_location=("query", "path", "header", "body"))
+    return error_response(400, message, field)
+
+
+@api.exception_handler(HTTPException)
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    field = "body" if error.status_code == 413 else None
+    return error_response(error.status_code, str(error.detail), field)
 
 
 @api.exception_handler(StorageError)
@@ -57,7 +100,7 @@ async def _runpod_error(request: Request, error: RunPodError) -> JSONResponse:
 async def json_body(request: Request) -> Any:
     try:
         return json.loads(await request.body())
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise InvalidInput("body: not valid JSON", field="body") from error
 
 
@@ -70,21 +113,24 @@ async def health(service: Service) -> dict[str, Any]:
 # --- jobs ------------------------------------------------------------------------------------
 
 _SUBMIT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": GenerationRequest.model_json_schema()}}}}
+_REPORT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": RunPodJob.model_json_schema()}}}}
 
 
-@api.post("/api/runpod", status_code=201, response_model=VideoOut, openapi_extra=_SUBMIT_SCHEMA)
+@api.post("/api/runpod", status_code=201, response_model=VideoOut, openapi_extra=_SUBMIT_SCHEMA,
+          dependencies=JSON_ONLY, responses=errors(401, 409, 413, 415, 429, 502))
 async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
     """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""
     video = await service.submit(user, await json_body(request))
     return await video_out(service, video)
 
 
-@api.get("/api/runpod")
+@api.get("/api/runpod", responses=errors(401, 502))
 async def runpod_health(user: User, service: Service) -> dict[str, Any]:
     return await service.runpod.health()
 
 
-@api.post("/api/runpod/webhook")
+@api.post("/api/runpod/webhook", openapi_extra=_REPORT_SCHEMA, dependencies=JSON_ONLY,
+          responses=errors(401, 404, 413, 415, 422))
 async def runpod_webhook(
     request: Request, service: Service, video_id: str | None = None, token: str | None = None
 ) -> dict[str, Any]:
@@ -94,24 +140,25 @@ async def runpod_webhook(
     try:
         report = RunPodJob.model_validate(await json_body(request))
     except ValidationError as error:
-        first = error.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "body"
-        return error_response(422, f"{name}: {first['msg']}", name)
+        message, field = first_error(error.errors())
+        return error_response(422, message, field)
     changed = await service.apply_report(video_id, report)
     return {"ok": True, "changed": changed}
 
 
-@api.get("/api/runpod/{video_id}", response_model=VideoOut)
+@api.get("/api/runpod/{video_id}", response_model=VideoOut, responses=errors(401, 404, 502))
 async def video_status(video_id: str, user: User, service: Service) -> VideoOut:
     return await video_out(service, await service.get_video(user, video_id))
 
 
-@api.post("/api/runpod/{video_id}/cancel", response_model=VideoOut)
+@api.post("/api/runpod/{video_id}/cancel", response_model=VideoOut, dependencies=JSON_ONLY,
+          responses=errors(401, 404, 409, 413, 415, 502))
 async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
     return await video_out(service, await service.cancel(user, video_id))
 
 
-@api.post("/api/runpod/{video_id}/retry", status_code=201, response_model=VideoOut)
+@api.post("/api/runpod/{video_id}/retry", status_code=201, response_model=VideoOut, dependencies=JSON_ONLY,
+          responses=errors(401, 404, 409, 413, 415, 429, 502))
 async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
     return await video_out(service, await service.retry(user, video_id))
 
@@ -119,7 +166,7 @@ async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
 # --- library ---------------------------------------------------------------------------------
 
 
-@api.get("/api/videos", response_model=VideoPage)
+@api.get("/api/videos", response_model=VideoPage, responses=errors(401, 502))
 async def list_videos(
     user: User, service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
 ) -> VideoPage:
@@ -127,12 +174,12 @@ async def list_videos(
     return VideoPage(videos=[await video_out(service, video) for video in videos], next_cursor=next_cursor)
 
 
-@api.get("/api/videos/{video_id}", response_model=VideoOut)
+@api.get("/api/videos/{video_id}", response_model=VideoOut, responses=errors(401, 404, 502))
 async def get_video(video_id: str, user: User, service: Service) -> VideoOut:
     return await video_out(service, await service.get_video(user, video_id))
 
 
-@api.delete("/api/videos/{video_id}", status_code=204)
+@api.delete("/api/videos/{video_id}", status_code=204, responses=errors(401, 404, 502))
 async def delete_video(video_id: str, user: User, service: Service) -> Response:
     await service.delete(user, video_id)
     return Response(status_code=204)
@@ -147,11 +194,12 @@ def local_storage(service: Service) -> LocalStorage:
     return service.storage
 
 
-@api.put("/api/storage/{path:path}", include_in_schema=False)
+@api.put("/api/storage/{path:path}", max_body_size=MAX_UPLOAD_BYTES, responses=errors(403, 404, 413))
 async def upload_file(
     path: str, request: Request, storage: Annotated[LocalStorage, Depends(local_storage)],
     expires: str | None = None, sig: str | None = None,
 ) -> dict[str, Any]:
+    """The worker's upload to a signed URL (the body is the file)."""
     if not storage.signature_is_valid("PUT", path, expires, sig):
         return error_response(403, "invalid or expired upload URL", "sig")
     try:
@@ -163,12 +211,14 @@ async def upload_file(
     return {"path": path, "size": size}
 
 
-@api.get("/api/storage/{path:path}", include_in_schema=False)
+@api.get("/api/storage/{path:path}", response_class=FileResponse, responses={
+    200: {"content": {"video/mp4": {}, "image/jpeg": {}}}, **errors(403, 404)})
 async def download_file(
     path: str, storage: Annotated[LocalStorage, Depends(local_storage)],
     expires: str | None = None, sig: str | None = None, download: str | None = None,
 ) -> Response:
-    if not storage.signature_is_valid("GET", path, expires, sig):
+    """A stored file through a signed URL; `download` (signed too) makes it an attachment."""
+    if not storage.signature_is_valid("GET", path, expires, sig, download):
         return error_response(403, "invalid or expired download URL", "sig")
     try:
         file = storage.file_path(path)

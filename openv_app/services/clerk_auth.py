@@ -44,9 +44,12 @@ async def verify_session_token(settings: Settings, token: str) -> ClerkIdentity:
     payload = state.payload or {}
     if settings.clerk_issuer and payload.get("iss") != settings.clerk_issuer:
         raise AuthError("invalid session: the token was issued by another Clerk instance")
-    if not payload.get("sub"):
+    if not isinstance(payload.get("sub"), str) or not payload["sub"]:
         raise AuthError("invalid session: the token names no user")
-    return ClerkIdentity(user_id=payload["sub"], expires_at=int(payload.get("exp", 0)))
+    # PyJWT checks `exp` only when the token has one: a token without expiry is refused here.
+    if not isinstance(payload.get("exp"), int):
+        raise AuthError("invalid session: the token has no expiry")
+    return ClerkIdentity(user_id=payload["sub"], expires_at=payload["exp"])
 
 
 def frontend_api_host(publishable_key: str) -> str:

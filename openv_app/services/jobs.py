@@ -14,18 +14,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from openv_app.db import Database
 
 from openv_app.models import Video, utcnow
-from openv_app.services.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from openv_app.services.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, invalid_input
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound
 from openv_app.services.signing import webhook_token
 from openv_app.services.statuses import IN_FLIGHT_STATUSES, RUNPOD_STATUSES, VideoStatus, is_terminal
 from openv_app.services.storage import Storage, StorageError, video_paths
+from openv_app.services.text import storable_text
 from openv_app.services.transitions import transition_update
 from openv_app.settings import Settings
 
@@ -53,6 +54,13 @@ class GenerationRequest(BaseModel):
     steps: int = Field(default=30, ge=1, le=100)
     guidance_scale: float = Field(default=5.0, ge=0.0, le=20.0)
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @field_validator("prompt", "negative_prompt")
+    @classmethod
+    def _storable_text(cls, value: str) -> str:
+        return storable_text(value)
 
     @field_validator("prompt")
     @classmethod
@@ -85,9 +93,7 @@ class GenerationRequest(BaseModel):
         try:
             return cls.model_validate(data, context={"max_prompt_length": max_prompt_length})
         except ValidationError as error:
-            first = error.errors()[0]
-            name = ".".join(str(part) for part in first["loc"]) or "body"
-            raise InvalidInput(f"{name}: {first['msg']}", field=name) from error
+            raise invalid_input(error) from error
 
 
 # --- the service --------------------------------------------------------------------------

@@ -10,7 +10,9 @@ import asyncio
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from openv_app.services.text import storable_text
 
 # Statuses worth retrying on a call that is safe to repeat.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -31,13 +33,18 @@ class RunPodJob(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    id: str = Field(min_length=1)
-    status: str
+    id: str = Field(min_length=1, max_length=255)
+    status: str = Field(max_length=20)
     delay_time: int | None = Field(default=None, alias="delayTime")
     execution_time: int | None = Field(default=None, alias="executionTime")
     output: Any = None
     error: Any = None
     worker_id: str | None = Field(default=None, alias="workerId")
+
+    @field_validator("id")
+    @classmethod
+    def _storable_id(cls, value: str) -> str:
+        return storable_text(value)
 
 
 class RunPodClient:

@@ -7,11 +7,12 @@ import hmac
 
 
 def sign(secret: str, message: str) -> str:
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def signature_matches(secret: str, message: str, signature: str | None) -> bool:
-    if not signature:
+    # compare_digest refuses non-ASCII text (TypeError): such a signature is simply wrong.
+    if not signature or not signature.isascii():
         return False
     return hmac.compare_digest(sign(secret, message), signature)
 

@@ -63,16 +63,28 @@ class LocalStorage:
         self._secret = secret
         self.ttl_s = ttl_s
 
-    def _signed_url(self, method: str, path: str, extra: dict[str, str] | None = None) -> str:
+    @staticmethod
+    def _message(method: str, path: str, expires: str, download: str | None) -> str:
+        """Everything the URL controls is signed: method, path, expiry, attachment name."""
+        return f"{method}\n{path}\n{expires}\n{download or ''}"
+
+    def _signed_url(self, method: str, path: str, download: str | None = None) -> str:
         expires = str(stable_expiry(self.ttl_s))
-        query = {"expires": expires, "sig": sign(self._secret, f"{method}\n{path}\n{expires}")}
-        query.update(extra or {})
+        query = {"expires": expires, "sig": sign(self._secret, self._message(method, path, expires, download))}
+        if download:
+            query["download"] = download
         return f"{self.base_url}/api/storage/{quote(path)}?{urlencode(query)}"
 
-    def signature_is_valid(self, method: str, path: str, expires: str | None, sig: str | None) -> bool:
-        if not expires or not expires.isdigit() or int(expires) < time.time():
+    def signature_is_valid(
+        self, method: str, path: str, expires: str | None, sig: str | None, download: str | None = None
+    ) -> bool:
+        # ASCII digits only, and short: int() would take other scripts' digits and refuse
+        # (with an error) numbers of thousands of digits.
+        if not expires or not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
             return False
-        return signature_matches(self._secret, f"{method}\n{path}\n{expires}", sig)
+        if int(expires) < time.time():
+            return False
+        return signature_matches(self._secret, self._message(method, path, expires, download), sig)
 
     def file_path(self, path: str) -> Path:
         """The file for a storage path; refuses paths that escape the root."""
@@ -108,8 +120,7 @@ class LocalStorage:
         return self._signed_url("PUT", path)
 
     async def create_download_url(self, path: str, download_name: str | None = None) -> str:
-        extra = {"download": download_name} if download_name else None
-        return self._signed_url("GET", path, extra)
+        return self._signed_url("GET", path, download_name)
 
     async def delete(self, paths: list[str]) -> None:
         def unlink_all() -> None:

@@ -23,6 +23,7 @@ from openv_app.models import Video, utcnow
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.statuses import VideoStatus, is_terminal, may_move, status_from_runpod, statuses_that_may_move_to
 from openv_app.services.storage import video_paths
+from openv_app.services.text import clean_text
 
 MAX_STAGE_LENGTH = 50
 MAX_ERROR_LENGTH = 2000
@@ -175,14 +176,6 @@ def _statement_for(shape: tuple[Any, ...], with_job: bool) -> sa.Update:
 
 
 # --- cleaning what a report carries ---------------------------------------------------------
-
-
-def clean_text(value: Any, max_length: int) -> str | None:
-    """Text PostgreSQL can store: no NUL characters or lone surrogates, at most max_length."""
-    if not isinstance(value, str):
-        return None
-    value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    return value[:max_length]
 
 
 def finite_number(value: Any) -> float | None:
