@@ -82,3 +82,6 @@ class Video(SQLModel, table=True):
     files_removed_at: datetime | None = _timestamp()
     # Status-poller lease: one app process polls a given job at a time.
     poll_lease_until: datetime | None = _timestamp()
+    # After this the worker's signed upload URLs no longer work: files of a stopped job can be
+    # removed without a late upload leaving an orphan.
+    uploads_expire_at: datetime | None = _timestamp()

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     poll_concurrency: int = Field(default=16, ge=1)
     poll_call_timeout_s: float = Field(default=10.0, gt=0)
     poll_sweep_deadline_s: float = Field(default=30.0, gt=0)
+    # How often stored files that belong to no live video are looked for and removed; with
+    # the dry run on, they are only counted in the log.
+    orphan_sweep_interval_s: float = Field(default=3600.0, gt=0)
+    orphan_sweep_dry_run: bool = False
 
     storage_backend: Literal["local", "supabase"] = "local"
     local_storage_dir: Path = DATA_DIR / "storage"

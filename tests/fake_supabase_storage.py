@@ -3,6 +3,7 @@ real client library sends real requests in tests (Supabase's cloud is unreachabl
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +27,8 @@ class FakeSupabaseStorage:
     upload_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
     download_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
     fail_next: int = 0  # answer this many requests with a 500
+    # Hold bucket checks this long, so that concurrent first submits all find no bucket.
+    bucket_check_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         prefix = "/storage/v1"
@@ -37,6 +40,7 @@ class FakeSupabaseStorage:
             Route(f"{prefix}/object/sign/{{bucket}}/{{path:path}}", self.sign_download, methods=["POST"]),
             Route(f"{prefix}/object/sign/{{bucket}}/{{path:path}}", self.download, methods=["GET"]),
             Route(f"{prefix}/object/{{bucket}}", self.remove, methods=["DELETE"]),
+            Route(f"{prefix}/object/list/{{bucket}}", self.list_objects, methods=["POST"]),
         ])
 
     def _refused(self, request: Request) -> Response | None:
@@ -50,6 +54,7 @@ class FakeSupabaseStorage:
     async def get_bucket(self, request: Request) -> Response:
         if refused := self._refused(request):
             return refused
+        await asyncio.sleep(self.bucket_check_delay_s)
         bucket = self.buckets.get(request.path_params["bucket"])
         if bucket is None:
             return storage_error(404, "Bucket not found", "Bucket not found")
@@ -59,6 +64,8 @@ class FakeSupabaseStorage:
         if refused := self._refused(request):
             return refused
         body = await request.json()
+        if body["id"] in self.buckets:
+            return storage_error(409, "Duplicate", "The resource already exists")
         now = datetime.now(timezone.utc).isoformat()
         self.buckets[body["id"]] = {"id": body["id"], "name": body["name"], "owner": "", "public": body.get("public", False),
                                     "created_at": now, "updated_at": now, "file_size_limit": None, "allowed_mime_types": None}
@@ -114,3 +121,20 @@ class FakeSupabaseStorage:
             if self.objects.pop((bucket, path), None) is not None:
                 removed.append({"name": path, "bucket_id": bucket})
         return JSONResponse(removed)
+
+    async def list_objects(self, request: Request) -> Response:
+        """Like Storage's list: a folder's direct entries; sub-folders come with id null."""
+        if refused := self._refused(request):
+            return refused
+        body = await request.json()
+        bucket, prefix = request.path_params["bucket"], body.get("prefix", "").strip("/")
+        entries: dict[str, dict] = {}
+        for stored_bucket, path in self.objects:
+            if stored_bucket != bucket or (prefix and not path.startswith(prefix + "/")):
+                continue
+            rest = path[len(prefix) + 1:] if prefix else path
+            name, _, below = rest.partition("/")
+            entries[name] = {"name": name, "id": None if below else f"id-{path}", "metadata": None if below else {}}
+        ordered = [entries[name] for name in sorted(entries)]
+        offset, limit = int(body.get("offset", 0)), int(body.get("limit", 100))
+        return JSONResponse(ordered[offset:offset + limit])

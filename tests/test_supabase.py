@@ -3,6 +3,7 @@ and PostgreSQL settings as Supabase's poolers need them."""
 
 from __future__ import annotations
 
+import asyncio
 
 import httpx
 import pytest
@@ -34,6 +35,27 @@ def test_bucket_is_created_private_when_missing(supabase):
     assert supabase.buckets["videos"]["public"] is False
     run_sync(storage_for(supabase).ensure_bucket())  # exists now: left as it is
     assert len(supabase.buckets) == 1
+
+
+def test_concurrent_first_submits_all_find_the_bucket_ready(supabase):
+    supabase.bucket_check_delay_s = 0.3  # every process checks before any creates
+
+    async def five_processes_at_once():
+        await asyncio.gather(*(storage_for(supabase).ensure_bucket() for _ in range(5)))
+
+    run_sync(five_processes_at_once())
+    assert list(supabase.buckets) == ["videos"]
+
+
+def test_listing_finds_every_stored_file(supabase):
+    storage = storage_for(supabase)
+
+    async def upload_and_list():
+        for path in ("user_a/1.mp4", "user_a/1.jpg", "user_b/2.mp4"):
+            put_file(await storage.create_upload_url(path), b"x", "video/mp4")
+        return await storage.list_files()
+
+    assert sorted(run_sync(upload_and_list())) == ["user_a/1.jpg", "user_a/1.mp4", "user_b/2.mp4"]
 
 
 def test_worker_uploads_to_signed_url_and_browser_downloads(supabase):

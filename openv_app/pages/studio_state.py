@@ -19,7 +19,7 @@ from openv_app.services import presets
 from openv_app.services.auth import DEV_USER_ID
 from openv_app.services.clerk_auth import verify_session_token
 from openv_app.services.errors import AuthError, JobError
-from openv_app.services.jobs import MAX_SEED, MODELS, settings_of
+from openv_app.services.jobs import MAX_SEED, MODELS, UNCONFIRMED, settings_of
 from openv_app.services.statuses import IN_FLIGHT_STATUSES
 from openv_app.services.views import VideoOut, video_out
 from openv_app.services.wiring import get_job_service
@@ -71,7 +71,7 @@ async def card_for(video: Video) -> VideoCard:
 
 def status_text(view: VideoOut) -> str:
     if view.status == "PENDING":
-        return "Queued"
+        return "Waiting for RunPod to confirm" if view.stage == UNCONFIRMED else "Queued"
     if view.status == "PROCESSING":
         return "Encoding" if view.stage == "encoding" else f"Generating {view.progress}%"
     if view.status == "FAILED":

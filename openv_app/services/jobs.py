@@ -22,7 +22,7 @@ from openv_app.db import Database
 
 from openv_app.models import Video, utcnow
 from openv_app.services.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, invalid_input
-from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound
+from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound, RunPodUnconfirmed
 from openv_app.services.signing import webhook_token
 from openv_app.services.statuses import IN_FLIGHT_STATUSES, RUNPOD_STATUSES, VideoStatus, is_terminal
 from openv_app.services.storage import Storage, StorageError, video_paths
@@ -36,6 +36,8 @@ MAX_SEED = 2**32 - 1
 MODELS = ("wan2.1-t2v-1.3b",)
 # A row that never got a RunPod job id this long after creation was lost mid-submit.
 SUBMIT_GRACE = timedelta(minutes=5)
+# Stage of a video whose /run call got no answer: RunPod may have queued it (see submit).
+UNCONFIRMED = "unconfirmed"
 
 
 # --- input --------------------------------------------------------------------------------
@@ -204,6 +206,8 @@ class JobService:
             user_id=user_id,
             **request.model_dump(exclude={"seed"}),
             seed=request.seed if request.seed is not None else random.randint(0, MAX_SEED),
+            # The upload URLs made just after this row expire before then.
+            uploads_expire_at=utcnow() + timedelta(seconds=self.storage.upload_url_lifetime_s),
         )
         # The limit check and the insert hold the user's lock together, so concurrent submits
         # (from any number of app processes) cannot both pass the check.
@@ -233,11 +237,28 @@ class JobService:
                 execution_timeout_ms=self.settings.runpod_execution_timeout_s * 1000,
                 ttl_ms=self.settings.runpod_job_ttl_s * 1000,
             )
+        except RunPodUnconfirmed as error:
+            # RunPod may have queued the job: asking again could run (and bill) it twice. The
+            # video waits for the job's webhook, which adopts it, or fails once the job's
+            # ttl has surely run out (fail_lost_submissions).
+            log.warning("no answer to /run for video %s: %s", video.id, error)
+            return await self._mark_unconfirmed(video.id)
         except (RunPodError, StorageError) as error:
             return await self._fail(video.id, f"Could not queue the job: {error}")
         # Stores the job id, unless the job's webhook got here first and did so already.
         queued = RunPodJob(id=job.id, status=job.status if job.status in RUNPOD_STATUSES else "IN_QUEUE")
         return await self._apply(video.id, queued, job_id=job.id) or await self._current(video.id)
+
+    async def _mark_unconfirmed(self, video_id: uuid.UUID) -> Video:
+        marked = await self._video(
+            sa.update(Video.__table__)
+            .where(Video.id == video_id, Video.status == VideoStatus.PENDING, col(Video.runpod_job_id).is_(None))
+            .values(stage=UNCONFIRMED, updated_at=utcnow())
+            .returning(*COLUMNS)
+        )
+        if marked is not None:
+            await self._notify(marked)
+        return marked or await self._current(video_id)
 
     async def _current(self, video_id: uuid.UUID) -> Video:
         video = await self._video(sa.select(*COLUMNS).where(Video.id == video_id))
@@ -323,11 +344,8 @@ class JobService:
         await self._remove_files(video)
 
     async def _remove_files(self, video: Video) -> bool:
-        """Delete a deleted, finished video's files; True once they are gone.
-
-        A video still running may upload later, so its files wait until it is terminal.
-        """
-        if video.deleted_at is None or video.files_removed_at is not None or not is_terminal(video.status):
+        """Delete a deleted video's files once no upload can come; True once they are gone."""
+        if video.deleted_at is None or video.files_removed_at is not None or not uploads_are_over(video):
             return False
         try:
             await self.storage.delete(list(video_paths(video.user_id, str(video.id))))
@@ -336,6 +354,22 @@ class JobService:
             return False
         await self.db.rows(sa.update(Video.__table__).where(Video.id == video.id).values(files_removed_at=utcnow()))
         return True
+
+    async def sweep_orphan_files(self, dry_run: bool = False) -> int:
+        """Remove stored files that belong to no live video; returns how many were found.
+
+        Catches what nothing else will: a late upload after its video was deleted or gave up
+        on its job, files of rows removed by hand.
+        """
+        paths = await self.storage.list_files()
+        owners = {path: video_id_of(path) for path in paths}
+        known = {video.id: video for video in await self.videos_by_id([v for v in owners.values() if v])}
+        orphans = [path for path, video_id in owners.items() if is_orphan(path, known.get(video_id))]
+        log.info("orphan sweep: %d of %d stored files belong to no live video%s", len(orphans), len(paths),
+                 " (dry run: nothing deleted)" if dry_run else "")
+        if orphans and not dry_run:
+            await self.storage.delete(orphans)
+        return len(orphans)
 
     # what the poller works on -----------------------------------------------------------
 
@@ -371,16 +405,24 @@ class JobService:
         await self._apply(video.id, report, job_id=video.runpod_job_id)
 
     async def fail_lost_submissions(self) -> int:
-        """Rows that never reached RunPod (the app died mid-submit) become FAILED."""
+        """PENDING rows without a job id that can no longer get one become FAILED: lost
+        mid-submit (the app stopped), or unconfirmed by RunPod past the job's whole ttl."""
+        now = utcnow()
+        unconfirmed_grace = timedelta(seconds=self.settings.runpod_job_ttl_s) + SUBMIT_GRACE
         lost = await self._videos(
             sa.select(*COLUMNS).where(
                 Video.status == VideoStatus.PENDING,
                 col(Video.runpod_job_id).is_(None),
-                Video.created_at < utcnow() - SUBMIT_GRACE,
+                sa.or_(
+                    sa.and_(col(Video.stage).is_distinct_from(UNCONFIRMED), Video.created_at < now - SUBMIT_GRACE),
+                    sa.and_(Video.stage == UNCONFIRMED, Video.created_at < now - unconfirmed_grace),
+                ),
             )
         )
         for video in lost:
-            await self._fail(video.id, "The job never reached RunPod; please retry.")
+            reason = ("RunPod never confirmed the job; please retry." if video.stage == UNCONFIRMED
+                      else "The job never reached RunPod; please retry.")
+            await self._fail(video.id, reason)
         return len(lost)
 
     async def remove_pending_files(self) -> int:
@@ -395,6 +437,34 @@ class JobService:
 
 
 # --- pure rules -----------------------------------------------------------------------------
+
+
+def uploads_are_over(video: Video, now: datetime | None = None) -> bool:
+    """No upload for this video can still arrive: its job reported the files stored
+    (COMPLETED), or it ended otherwise and its upload URLs have expired."""
+    if video.status == VideoStatus.COMPLETED:
+        return True
+    if not is_terminal(video.status):
+        return False
+    return video.uploads_expire_at is None or video.uploads_expire_at < (now or utcnow())
+
+
+def video_id_of(path: str) -> uuid.UUID | None:
+    """The video a stored path belongs to (`{user_id}/{video_id}.mp4|.jpg`), if it is one."""
+    try:
+        return uuid.UUID(path.rsplit("/", 1)[-1].split(".", 1)[0])
+    except ValueError:
+        return None
+
+
+def is_orphan(path: str, video: Video | None, now: datetime | None = None) -> bool:
+    """A stored file no live video will ever show: its video is unknown or belongs to someone
+    else, or is deleted or unfinished-for-good, with no upload still to come."""
+    if video is None or path not in video_paths(video.user_id, str(video.id)):
+        return True
+    if video.deleted_at is None and video.status == VideoStatus.COMPLETED:
+        return False
+    return (video.deleted_at is not None or is_terminal(video.status)) and uploads_are_over(video, now)
 
 
 def settings_of(video: Video) -> dict[str, Any]:

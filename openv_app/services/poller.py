@@ -25,6 +25,8 @@ class PollerConfig:
     concurrency: int = 16
     call_timeout_s: float = 10.0
     sweep_deadline_s: float = 30.0
+    orphan_sweep_interval_s: float = 3600.0
+    orphan_sweep_dry_run: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PollerConfig:
@@ -33,6 +35,8 @@ class PollerConfig:
             concurrency=settings.poll_concurrency,
             call_timeout_s=settings.poll_call_timeout_s,
             sweep_deadline_s=settings.poll_sweep_deadline_s,
+            orphan_sweep_interval_s=settings.orphan_sweep_interval_s,
+            orphan_sweep_dry_run=settings.orphan_sweep_dry_run,
         )
 
     @property
@@ -72,9 +76,13 @@ async def _poll_within_limits(service: JobService, video: Video, limiter: asynci
 
 
 async def run_status_poller(service: JobService, config: PollerConfig) -> None:
+    next_orphan_sweep = time.monotonic() + config.orphan_sweep_interval_s
     while True:
         try:
             await poll_once(service, config)
+            if time.monotonic() >= next_orphan_sweep:
+                next_orphan_sweep = time.monotonic() + config.orphan_sweep_interval_s
+                await service.sweep_orphan_files(dry_run=config.orphan_sweep_dry_run)
         except Exception:
             log.exception("status poller sweep failed")
         await asyncio.sleep(config.interval_s)

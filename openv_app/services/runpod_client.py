@@ -28,6 +28,16 @@ class RunPodJobNotFound(RunPodError):
     """RunPod no longer knows the job (expired results or ttl)."""
 
 
+class RunPodUnconfirmed(RunPodError):
+    """The request reached RunPod but no answer came back: it may have been carried out."""
+
+
+# Failures after which a request certainly did not reach RunPod.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Answers after which a request may still have been carried out (a gateway lost the reply).
+_MAYBE_DONE_STATUSES = frozenset({500, 502, 504})
+
+
 class RunPodJob(BaseModel):
     """The body of `/status/{id}` and of the webhook RunPod sends when a job ends."""
 
@@ -82,9 +92,13 @@ class RunPodClient:
             try:
                 response = await self._client.request(method, f"{self.endpoint_url}{path}", json=json)
             except httpx.HTTPError as error:
+                if not repeatable and not isinstance(error, _NOT_SENT):
+                    raise RunPodUnconfirmed(f"RunPod did not answer: {error!r}") from error
                 if attempt == attempts:
                     raise RunPodError(f"RunPod could not be reached: {error!r}") from error
             else:
+                if not repeatable and response.status_code in _MAYBE_DONE_STATUSES:
+                    raise RunPodUnconfirmed(f"RunPod answered {response.status_code}", response.status_code)
                 if response.status_code not in _RETRY_STATUSES or attempt == attempts:
                     return self._parse(response)
             await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))

@@ -28,12 +28,18 @@ class FileTooLarge(StorageError):
 
 
 class Storage(Protocol):
+    # At most this long after `create_upload_url` the URL stops working.
+    upload_url_lifetime_s: int
+
     async def create_upload_url(self, path: str) -> str: ...
 
     async def create_download_url(self, path: str, download_name: str | None = None) -> str: ...
 
     async def delete(self, paths: list[str]) -> None:
         """Remove files; a file already gone is not an error."""
+
+    async def list_files(self) -> list[str]:
+        """Every stored file's path (for the orphan sweep)."""
 
 
 URL_EXPIRY_STEP_S = 300
@@ -62,6 +68,7 @@ class LocalStorage:
         self.base_url = base_url
         self._secret = secret
         self.ttl_s = ttl_s
+        self.upload_url_lifetime_s = ttl_s + URL_EXPIRY_STEP_S  # expiries are rounded up
 
     @staticmethod
     def _message(method: str, path: str, expires: str, download: str | None) -> str:
@@ -129,5 +136,14 @@ class LocalStorage:
 
         try:
             await anyio.to_thread.run_sync(unlink_all)
+        except OSError as error:
+            raise StorageError(str(error)) from error
+
+    async def list_files(self) -> list[str]:
+        def walk() -> list[str]:
+            return [str(file.relative_to(self.root)) for file in self.root.rglob("*") if file.is_file()]
+
+        try:
+            return await anyio.to_thread.run_sync(walk)
         except OSError as error:
             raise StorageError(str(error)) from error

@@ -4,6 +4,8 @@ browser plays and downloads through signed, expiring URLs."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from storage3 import AsyncStorageClient
 from storage3.exceptions import StorageApiError, StorageException
@@ -11,6 +13,11 @@ from storage3.types import CreateSignedUploadUrlOptions
 
 from openv_app.services.storage import StorageError
 from openv_app.settings import Settings
+
+
+def _already_exists(error: StorageApiError) -> bool:
+    # Storage answers a duplicate bucket with statusCode "409" and error "Duplicate".
+    return str(error.status) == "409" or "duplicate" in str(error.code).lower() or "already exists" in error.message.lower()
 
 
 def _is_not_found(error: StorageApiError) -> bool:
@@ -28,6 +35,10 @@ class SupabaseStorage:
             http_client=http_client or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)),
         )
         self._bucket_ready = False
+        self._bucket_lock = asyncio.Lock()
+
+    # Supabase's signed upload URLs are valid for two hours.
+    upload_url_lifetime_s = 2 * 3600
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SupabaseStorage:
@@ -39,19 +50,28 @@ class SupabaseStorage:
         )
 
     async def ensure_bucket(self) -> None:
-        """Create the bucket, private, if it does not exist yet."""
+        """Create the bucket, private, if it does not exist yet.
+
+        Safe when several processes do it at once: "already exists" is success.
+        """
         if self._bucket_ready:
             return
-        try:
-            await self._client.get_bucket(self.bucket)
-        except StorageApiError as error:
-            if not _is_not_found(error):
-                raise StorageError(f"storage bucket check failed: {error.message}") from error
+        async with self._bucket_lock:  # one check per process, however many submits wait
+            if self._bucket_ready:
+                return
             try:
-                await self._client.create_bucket(self.bucket, options={"public": False})
-            except StorageException as create_error:
-                raise StorageError(f"could not create the storage bucket: {create_error}") from create_error
-        self._bucket_ready = True
+                await self._client.get_bucket(self.bucket)
+            except StorageApiError as error:
+                if not _is_not_found(error):
+                    raise StorageError(f"storage bucket check failed: {error.message}") from error
+                try:
+                    await self._client.create_bucket(self.bucket, options={"public": False})
+                except StorageApiError as create_error:
+                    if not _already_exists(create_error):
+                        raise StorageError(f"could not create the storage bucket: {create_error.message}") from create_error
+                except StorageException as create_error:
+                    raise StorageError(f"could not create the storage bucket: {create_error}") from create_error
+            self._bucket_ready = True
 
     async def create_upload_url(self, path: str) -> str:
         await self.ensure_bucket()
@@ -80,3 +100,20 @@ class SupabaseStorage:
                 raise StorageError(f"could not delete files: {error.message}") from error
         except StorageException as error:
             raise StorageError(f"could not delete files: {error}") from error
+
+    async def list_files(self) -> list[str]:
+        """Every file in the bucket: the root holds one folder per user, each folder the files."""
+        try:
+            folders = [entry["name"] for entry in await self._list("") if entry.get("id") is None]
+            return [f"{folder}/{entry['name']}" for folder in folders for entry in await self._list(folder)
+                    if entry.get("id") is not None]
+        except StorageException as error:
+            raise StorageError(f"could not list files: {error}") from error
+
+    async def _list(self, prefix: str, page: int = 1000) -> list[dict]:
+        entries: list[dict] = []
+        while True:
+            batch = await self._client.from_(self.bucket).list(prefix, {"limit": page, "offset": len(entries)})
+            entries += batch
+            if len(batch) < page:
+                return entries

@@ -204,8 +204,11 @@ def progress_percent(output: dict[str, Any]) -> int:
     step, total = finite_number(output.get("step")), finite_number(output.get("total"))
     if step is None or total is None or total <= 0:
         return 0
+    share = 100 * step / total  # may overflow to inf for extreme values
+    if not math.isfinite(share):
+        return 99 if share > 0 else 0
     # 99 at most: 100 means the video is stored, which only COMPLETED says.
-    return max(0, min(99, int(100 * step / total)))
+    return max(0, min(99, int(share)))
 
 
 def error_text(report: RunPodJob) -> str:
