@@ -418,6 +418,18 @@ def page(browser, request):
 
 
 
+def in_own_loop(test: Callable[..., Any]) -> Callable[..., Any]:
+    """An async test run with `run_sync` (pytest-asyncio cannot start a loop once Playwright's
+    sync API holds one in the main thread, i.e. after any browser test)."""
+    import functools
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return run_sync(test(*args, **kwargs))
+
+    return run
+
+
 def run_sync(coroutine: Any) -> Any:
     """asyncio.run in a thread of its own: Playwright's sync API keeps an event loop running
     in the main thread once a browser test has run."""

@@ -10,6 +10,7 @@ from openv_app.services.auth import AuthError, resolve_user
 from openv_app.services.clerk_auth import frontend_api_host, verify_session_token
 from openv_app.settings import Settings
 from tests.clerk_tokens import TokenMaker
+from tests.conftest import in_own_loop
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,7 @@ def settings(maker) -> Settings:
     return Settings(_env_file=None, **maker.settings())
 
 
+@in_own_loop
 async def test_valid_token_gives_the_user(settings, maker):
     identity = await verify_session_token(settings, maker.token(sub="user_42"))
     assert identity.user_id == "user_42" and identity.expires_at > 0
@@ -43,11 +45,13 @@ async def test_valid_token_gives_the_user(settings, maker):
         (lambda m: "not-a-jwt", "invalid"),
     ],
 )
+@in_own_loop
 async def test_bad_tokens_are_refused_with_a_reason(settings, maker, make, reason):
     with pytest.raises(AuthError, match=f"(?i){reason}"):
         await verify_session_token(settings, make(maker))
 
 
+@in_own_loop
 async def test_missing_token_is_refused(settings):
     with pytest.raises(AuthError, match="sign-in required"):
         await resolve_user(settings, None)
@@ -55,6 +59,7 @@ async def test_missing_token_is_refused(settings):
         await resolve_user(settings, "Bearer ")
 
 
+@in_own_loop
 async def test_dev_mode_only_without_clerk_keys(settings):
     assert not settings.dev_auth
     assert Settings(_env_file=None).dev_auth

@@ -18,6 +18,7 @@ from openv_app.models import Video
 from openv_app.pages.studio_state import LibraryState, VideoCard
 from openv_app.services.storage import StorageError
 from openv_app.tabs import MemoryTabs
+from tests.conftest import in_own_loop
 
 
 @dataclass
@@ -82,6 +83,7 @@ def plain_cards(monkeypatch):
     monkeypatch.setattr(live, "card_for", card_for)
 
 
+@in_own_loop
 async def test_a_change_reaches_every_connected_tab_of_its_owner_only():
     app, tabs = FakeApp("a1", "a2", "b1"), MemoryTabs()
     for user, token in [("u1", "a1"), ("u1", "a2"), ("u2", "b1")]:
@@ -95,6 +97,7 @@ async def test_a_change_reaches_every_connected_tab_of_its_owner_only():
     assert "b1" not in app.libraries
 
 
+@in_own_loop
 async def test_a_burst_is_one_update_per_tab_and_the_newest_card_wins():
     app, tabs = FakeApp("a1"), MemoryTabs()
     await tabs.add("u1", "a1")
@@ -109,6 +112,7 @@ async def test_a_burst_is_one_update_per_tab_and_the_newest_card_wins():
     assert {card.id: card.progress for card in app.libraries["a1"].videos} == {str(first.id): 70, str(other.id): 50}
 
 
+@in_own_loop
 async def test_failures_keep_live_tabs_and_closed_tabs_are_forgotten(monkeypatch):
     app, tabs = FakeApp("live", "broken", failing={"broken"}), MemoryTabs()
     for token in ("live", "broken", "closed"):
@@ -131,6 +135,7 @@ async def test_failures_keep_live_tabs_and_closed_tabs_are_forgotten(monkeypatch
     assert len(app.libraries["live"].videos) == 1
 
 
+@in_own_loop
 async def test_refresh_is_one_query_per_sweep_for_all_tabs_of_this_process():
     tokens = [f"t{i}" for i in range(50)]
     app, tabs = FakeApp(*tokens), MemoryTabs()
@@ -155,6 +160,7 @@ async def test_refresh_is_one_query_per_sweep_for_all_tabs_of_this_process():
     assert all(len(app.libraries[token].videos) == 1 for token in tokens)
 
 
+@in_own_loop
 async def test_memory_registry_drops_tabs_whose_socket_closed():
     tabs = MemoryTabs()
     await tabs.add("u1", "open")

@@ -12,6 +12,7 @@ from openv_app.models import Video
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.statuses import VideoStatus, may_move, status_from_runpod
 from openv_app.services.transitions import apply_runpod_status, transition_update
+from tests.conftest import in_own_loop
 
 DONE = {"video": "u/v.mp4", "poster": "u/v.jpg", "duration_s": 2.0, "timings": {"total_s": 1.0}}
 REPORTS = {
@@ -115,6 +116,7 @@ def snapshot(video: Video) -> tuple:
     return tuple(getattr(video, name) for name in COMPARED) + (video.completed_at is not None,)
 
 
+@in_own_loop
 async def test_sql_transition_matches_the_in_memory_rule(database_url):
     """Every sequence of three reports: same changed/unchanged answers, same final row."""
     db = Database(make_async_engine(database_url))
@@ -136,6 +138,7 @@ async def test_sql_transition_matches_the_in_memory_rule(database_url):
         await db.engine.dispose()
 
 
+@in_own_loop
 async def test_sql_transition_adopts_a_job_id_not_stored_yet_but_never_another(database_url):
     db = Database(make_async_engine(database_url))
     try:
