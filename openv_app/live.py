@@ -29,7 +29,7 @@ from reflex.istate.manager.redis import enable_keyspace_notifications
 from reflex.utils.token_manager import RedisTokenManager, TokenManager
 
 from openv_app.models import Video
-from openv_app.pages.studio_state import LibraryState, VideoCard, card_for
+from openv_app.states.library import LibraryState, VideoCard, card_for
 from openv_app.services.jobs import JobService
 from openv_app.tabs import MemoryTabs, RedisTabs, TabRegistry
 

@@ -43,15 +43,10 @@ def _timestamp(nullable: bool = True, **kwargs: Any) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, **kwargs)
 
 
-class Video(SQLModel, table=True):
-    __tablename__ = "videos"
-    __table_args__ = (
-        sa.Index("ix_videos_user_created", "user_id", sa.text("created_at DESC")),
-        sa.Index("ix_videos_status", "status"),
-    )
+class VideoBase(SQLModel):
+    """What a video's owner sees of it: the API's VideoOut adds signed URLs to these."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    user_id: str = Field(max_length=255)
     prompt: str = Field(sa_type=sa.Text)
     negative_prompt: str = Field(default="", sa_type=sa.Text)
     model: str = Field(max_length=100)
@@ -68,15 +63,25 @@ class Video(SQLModel, table=True):
     runpod_job_id: str | None = Field(default=None, max_length=255, unique=True)
     progress: int = 0
     stage: str | None = Field(default=None, max_length=50)
-    video_path: str | None = Field(default=None, max_length=500)
-    poster_path: str | None = Field(default=None, max_length=500)
     duration_s: float | None = None
-    timings: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     error: str | None = Field(default=None, sa_type=sa.Text)
 
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     completed_at: datetime | None = _timestamp()
+
+
+class Video(VideoBase, table=True):
+    __tablename__ = "videos"
+    __table_args__ = (
+        sa.Index("ix_videos_user_created", "user_id", sa.text("created_at DESC")),
+        sa.Index("ix_videos_status", "status"),
+    )
+
+    user_id: str = Field(max_length=255)
+    video_path: str | None = Field(default=None, max_length=500)
+    poster_path: str | None = Field(default=None, max_length=500)
+    timings: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     deleted_at: datetime | None = _timestamp()
     # Set once the stored files of a deleted video are gone; until then cleanup retries.
     files_removed_at: datetime | None = _timestamp()

@@ -6,7 +6,9 @@ from openv_app import live
 from openv_app.api.routes import api
 from openv_app.models import Video
 from openv_app.pages.index import index
-from openv_app.pages.studio_state import GenerateState, LibraryState, SessionState
+from openv_app.states.library import LibraryState
+from openv_app.states.session import SessionState
+from openv_app.states.studio import GenerateState
 from openv_app.services.clerk_auth import frontend_api_host
 from openv_app.services.poller import PollerConfig, run_status_poller
 from openv_app.services.wiring import get_job_service

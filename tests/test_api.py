@@ -182,7 +182,7 @@ def test_poller_shows_progress_and_leases_each_job_to_one_process(app_factory, r
     runpod = runpod_factory(gate)
     app = app_factory(runpod)
     video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
-    gate.started.wait(10)
+    assert gate.started.wait(10)
     first, second = app.service_like_another_process(runpod), app.service_like_another_process(runpod)
     assert sweep(app, first) == 1
     assert sweep(app, second) == 0  # leased to the first
@@ -221,7 +221,7 @@ def test_cancel_a_running_job_discards_its_result(app_factory, runpod_factory):
     runpod = runpod_factory(gate)
     app = app_factory(runpod)
     video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
-    gate.started.wait(10)
+    assert gate.started.wait(10)
     assert httpx.post(f"{app.url}/api/runpod/{video['id']}/cancel", json={}).json()["status"] == "CANCELLED"
     gate.release.set()
     wait_until(lambda: runpod.endpoint.running == 0, timeout=10)
@@ -296,7 +296,7 @@ def test_listing_is_newest_first_with_keyset_pages(app_factory, runpod_factory):
     listed = [v["id"] for v in page1["videos"] + page2["videos"] + page3["videos"]]
     assert listed == ids[::-1] and page3["next_cursor"] is None
     assert httpx.get(f"{app.url}/api/videos", params={"before": "garbage"}).status_code == 400
-    assert httpx.get(f"{app.url}/api/videos", params={"limit": 0}).status_code in (400, 422)
+    assert httpx.get(f"{app.url}/api/videos", params={"limit": 0}).json()["field"] == "limit"
 
 
 def test_runpod_health_and_openapi_schema(app_factory, runpod_factory):

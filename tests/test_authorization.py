@@ -8,8 +8,9 @@ import asyncio
 import httpx
 import pytest
 
-from openv_app.pages import studio_state
-from openv_app.pages.studio_state import GenerateState, LibraryState, VideoCard
+from openv_app.states import library, session, studio
+from openv_app.states.library import LibraryState, VideoCard
+from openv_app.states.studio import GenerateState
 from openv_app.services.errors import AuthError
 from openv_app.services.signing import webhook_token
 from tests.clerk_tokens import TokenMaker
@@ -138,7 +139,8 @@ def run_event(handler, state, *args, app=None):
 @pytest.mark.parametrize("who", ["user_b", None])
 def test_state_event_probe(clerk_app, maker, monkeypatch, who):
     app = clerk_app
-    monkeypatch.setattr(studio_state, "get_job_service", lambda: app.service)
+    for module in (library, studio):
+        monkeypatch.setattr(module, "get_job_service", lambda: app.service)
     video_id = httpx.post(f"{app.url}/api/runpod", json=REQUEST, headers=bearer(maker, "user_a")).json()["id"]
     refused = "video not found" if who else "sign in again"
     rows = []
@@ -187,21 +189,21 @@ def write_table(name: str, rows: list[tuple]) -> None:
 
 
 def test_session_token_from_the_browser_is_verified_on_the_server(monkeypatch, maker):
-    from openv_app.pages.studio_state import SessionState
+    from openv_app.states.session import SessionState
     from openv_app.settings import Settings
 
     settings = Settings(_env_file=None, **maker.settings())
-    monkeypatch.setattr(studio_state, "get_settings", lambda: settings)
+    monkeypatch.setattr(session, "get_settings", lambda: settings)
 
     class SessionProbe:
         signed_in, _user_id, _session_valid_until = False, "", 0.0
         _current_user = SessionState.__dict__["_current_user"]
 
-    session = SessionProbe()
-    run_event(SessionState.receive_session_token, session, maker.token(sub="user_a"))
-    assert session.signed_in and session._current_user() == "user_a"
+    probe = SessionProbe()
+    run_event(SessionState.receive_session_token, probe, maker.token(sub="user_a"))
+    assert probe.signed_in and probe._current_user() == "user_a"
     for forged in (TokenMaker().token(sub="user_a"), maker.token(sub="user_a", azp="https://evil.test"), None):
-        run_event(SessionState.receive_session_token, session, forged)
-        assert not session.signed_in
+        run_event(SessionState.receive_session_token, probe, forged)
+        assert not probe.signed_in
         with pytest.raises(AuthError):
-            session._current_user()
+            probe._current_user()

@@ -15,7 +15,7 @@ import pytest
 
 from openv_app import live
 from openv_app.models import Video
-from openv_app.pages.studio_state import LibraryState, VideoCard
+from openv_app.states.library import LibraryState, VideoCard
 from openv_app.services.storage import StorageError
 from openv_app.tabs import MemoryTabs
 from tests.conftest import in_own_loop

@@ -61,7 +61,7 @@ def test_runpod_sdk_cancel_health_purge(runpod_factory, sdk):
     local = runpod_factory(gate)
     endpoint = sdk(local)
     running = endpoint.run({"prompt": "x"})
-    gate.started.wait(10)
+    assert gate.started.wait(10)
     queued = [endpoint.run({"prompt": str(i)}) for i in range(3)]
     health = endpoint.health()
     assert health["jobs"]["inProgress"] == 1 and health["jobs"]["inQueue"] == 3
@@ -104,7 +104,7 @@ def test_progress_is_visible_while_in_progress(runpod_factory):
     gate = GatedHandler()
     local = runpod_factory(gate)
     job_id = post(local, "/run", {"input": {}}).json()["id"]
-    gate.started.wait(10)
+    assert gate.started.wait(10)
     body = get(local, f"/status/{job_id}").json()
     assert body["status"] == "IN_PROGRESS"
     assert body["output"] == {"stage": "denoising", "step": 1, "total": 4}
@@ -122,14 +122,12 @@ def test_ttl_expiry_and_result_retention_give_404(runpod_factory):
     local = runpod_factory(echo_handler, concurrency=0)
     job_id = post(local, "/run", {"input": {"value": 1}, "policy": {"ttl": 200}}).json()["id"]
     assert get(local, f"/status/{job_id}").status_code == 200
-    time.sleep(0.3)
-    assert get(local, f"/status/{job_id}").status_code == 404
+    wait_until(lambda: get(local, f"/status/{job_id}").status_code == 404, timeout=5)
 
     kept = runpod_factory(echo_handler, result_retention_s=0.3)
     done_id = post(kept, "/run", {"input": {"value": 1}}).json()["id"]
     wait_until(lambda: get(kept, f"/status/{done_id}").json()["status"] == "COMPLETED")
-    time.sleep(0.4)
-    assert get(kept, f"/status/{done_id}").status_code == 404
+    wait_until(lambda: get(kept, f"/status/{done_id}").status_code == 404, timeout=5)
 
 
 def test_retry_only_for_failed_jobs(runpod_factory):

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from openv_app.services.auth import resolve_user
 from openv_app.services.errors import (
     InvalidInput,
-    JobError,
+    AppError,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -29,7 +29,7 @@ from openv_app.services.jobs import GenerationRequest, JobService
 from openv_app.services.runpod_client import RunPodError, RunPodJob
 from openv_app.services.signing import webhook_token_matches
 from openv_app.services.storage import FileTooLarge, LocalStorage, StorageError, content_type_for
-from openv_app.services.views import VideoOut, VideoPage, video_out
+from openv_app.schemas import VideoOut, VideoPage, video_out
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 
@@ -82,8 +82,8 @@ api = FastAPI(title="OpenV API", version=get_settings().app_version, docs_url="/
               openapi_url="/api/openapi.json", generate_unique_id_function=lambda route: route.name)
 
 
-@api.exception_handler(JobError)
-async def _job_error(request: Request, error: JobError) -> JSONResponse:
+@api.exception_handler(AppError)
+async def _job_error(request: Request, error: AppError) -> JSONResponse:
     return error_response(error.status_code, error.message, error.field, **error.details)
 
 
@@ -150,7 +150,7 @@ _VIDEO_LINKS = {
 async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
     """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""
     video = await service.submit(user, await json_body(request))
-    return await video_out(service, video)
+    return await video_out(service.storage, video)
 
 
 @api.get("/api/runpod", responses=errors(401, 502))
@@ -177,19 +177,19 @@ async def runpod_webhook(
 
 @api.get("/api/runpod/{video_id}", response_model=VideoOut, responses=errors(401, 404, 502))
 async def video_status(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service, await service.get_video(user, video_id))
+    return await video_out(service.storage, await service.get_video(user, video_id))
 
 
 @api.post("/api/runpod/{video_id}/cancel", response_model=VideoOut, dependencies=JSON_ONLY,
           responses=errors(401, 404, 409, 413, 415, 502))
 async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service, await service.cancel(user, video_id))
+    return await video_out(service.storage, await service.cancel(user, video_id))
 
 
 @api.post("/api/runpod/{video_id}/retry", status_code=201, response_model=VideoOut, dependencies=JSON_ONLY,
           responses={201: {"links": _VIDEO_LINKS}, **errors(401, 404, 409, 413, 415, 429, 502)})
 async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service, await service.retry(user, video_id))
+    return await video_out(service.storage, await service.retry(user, video_id))
 
 
 # --- library ---------------------------------------------------------------------------------
@@ -200,12 +200,12 @@ async def list_videos(
     user: User, service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
 ) -> VideoPage:
     videos, next_cursor = await service.list_videos(user, limit, before)
-    return VideoPage(videos=[await video_out(service, video) for video in videos], next_cursor=next_cursor)
+    return VideoPage(videos=[await video_out(service.storage, video) for video in videos], next_cursor=next_cursor)
 
 
 @api.get("/api/videos/{video_id}", response_model=VideoOut, responses=errors(401, 404, 502))
 async def get_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service, await service.get_video(user, video_id))
+    return await video_out(service.storage, await service.get_video(user, video_id))
 
 
 @api.delete("/api/videos/{video_id}", status_code=204, responses=errors(401, 404, 502))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from openv_app.pages.studio_state import LibraryState, VideoCard
+from openv_app.states.library import LibraryState, VideoCard
 
 STATUS_COLORS = {"PENDING": "gray", "PROCESSING": "violet", "COMPLETED": "green", "FAILED": "red", "CANCELLED": "orange"}
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from openv_app.components.video_card import video_card
-from openv_app.pages.studio_state import GenerateState, LibraryState, SessionState
-from openv_app.services import presets
+from openv_app.states.library import LibraryState
+from openv_app.states.session import SessionState
+from openv_app.states.studio import GenerateState
+from openv_app.components import presets
 from openv_app.services.jobs import MODELS
 
 

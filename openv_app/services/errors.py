@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 
-class JobError(Exception):
+class AppError(Exception):
     status_code = 400
 
     def __init__(self, message: str, field: str | None = None, **details: Any) -> None:
@@ -17,31 +17,31 @@ class JobError(Exception):
         self.details = details
 
 
-class InvalidInput(JobError):
+class InvalidInput(AppError):
     status_code = 400
 
 
-class NotFound(JobError):
+class NotFound(AppError):
     status_code = 404
 
 
-class Conflict(JobError):
+class Conflict(AppError):
     status_code = 409
 
 
-class QuotaExceeded(JobError):
+class QuotaExceeded(AppError):
     status_code = 429
 
 
-class PayloadTooLarge(JobError):
+class PayloadTooLarge(AppError):
     status_code = 413
 
 
-class UnsupportedMediaType(JobError):
+class UnsupportedMediaType(AppError):
     status_code = 415
 
 
-class AuthError(JobError):
+class AuthError(AppError):
     """No valid session."""
 
     status_code = 401

@@ -1,0 +1,199 @@
+"""The user's library: cards for their videos, kept live by openv_app/live.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timezone
+
+import reflex as rx
+
+from openv_app.models import Video
+from openv_app.schemas import VideoOut, video_out
+from openv_app.services.errors import AppError, AuthError
+from openv_app.services.jobs import UNCONFIRMED
+from openv_app.services.statuses import IN_FLIGHT_STATUSES
+from openv_app.services.wiring import get_job_service
+from openv_app.states.session import SessionState
+from openv_app.tabs import get_tab_registry
+
+PAGE_SIZE = 24
+
+
+@dataclass
+class VideoCard:
+    id: str = ""
+    status: str = ""
+    status_text: str = ""
+    in_flight: bool = False
+    progress: int = 0
+    prompt: str = ""
+    error: str = ""
+    created: str = ""
+    details: str = ""
+    duration_s: float = 0.0
+    video_url: str = ""
+    poster_url: str = ""
+    download_url: str = ""
+
+    @classmethod
+    def from_view(cls, view: VideoOut) -> VideoCard:
+        return cls(
+            id=str(view.id),
+            status=view.status,
+            status_text=status_text(view),
+            in_flight=view.status in IN_FLIGHT_STATUSES,
+            progress=view.progress,
+            prompt=view.prompt,
+            error=view.error or "",
+            created=view.created_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            details=f"{view.width}×{view.height} · {view.num_frames} frames · {view.steps} steps · seed {view.seed}",
+            duration_s=view.duration_s or 0.0,
+            video_url=view.video_url or "",
+            poster_url=view.poster_url or "",
+            download_url=view.download_url or "",
+        )
+
+
+async def card_for(video: Video) -> VideoCard:
+    return VideoCard.from_view(await video_out(get_job_service().storage, video))
+
+
+def status_text(view: VideoOut) -> str:
+    if view.status == "PENDING":
+        return "Waiting for RunPod to confirm" if view.stage == UNCONFIRMED else "Queued"
+    if view.status == "PROCESSING":
+        return "Encoding" if view.stage == "encoding" else f"Generating {view.progress}%"
+    if view.status == "FAILED":
+        return "Failed"
+    return view.status.capitalize()
+
+
+class LibraryState(SessionState):
+    videos: list[VideoCard] = []
+    next_cursor: str = ""
+    loaded: bool = False
+    player: VideoCard = VideoCard()
+    player_open: bool = False
+    confirm_delete_id: str = ""
+    action_error: str = ""
+
+    @rx.var
+    def has_more(self) -> bool:
+        return bool(self.next_cursor)
+
+    @rx.var
+    def in_flight_count(self) -> int:
+        return sum(1 for video in self.videos if video.in_flight)
+
+    @rx.event
+    async def load_library(self):
+        try:
+            user = self._current_user()
+        except AuthError:
+            return  # signed out: the sign-in panel shows instead; loading follows sign-in
+        # Registered so that changes made anywhere (a webhook, the poller, another tab) reach it.
+        await get_tab_registry().add(user, self.router.session.client_token)
+        videos, cursor = await get_job_service().list_videos(user, PAGE_SIZE)
+        self.videos = [await card_for(video) for video in videos]
+        self.next_cursor, self.loaded = cursor or "", True
+
+    @rx.event
+    async def load_more(self) -> None:
+        if not self.next_cursor:
+            return
+        service = get_job_service()
+        try:
+            videos, cursor = await service.list_videos(self._current_user(), PAGE_SIZE, self.next_cursor)
+        except AppError as error:
+            self.action_error = error.message
+            return
+        known = {card.id for card in self.videos}
+        self.videos += [await card_for(video) for video in videos if str(video.id) not in known]
+        self.next_cursor = cursor or ""
+
+    async def _show_video(self, video: Video) -> None:
+        """Insert or update one card; a deleted video leaves the list."""
+        self._apply_change(str(video.id) if video.deleted_at is not None else await card_for(video))
+
+    def _apply_change(self, change: VideoCard | str) -> None:
+        """A card to show, or the id of a video that left the library."""
+        if isinstance(change, str):
+            self._drop_card(change)
+        else:
+            self._place_card(change)
+
+    def _drop_card(self, video_id: str) -> None:
+        if any(card.id == video_id for card in self.videos):
+            self.videos = [card for card in self.videos if card.id != video_id]
+
+    def _place_card(self, card: VideoCard) -> None:
+        for index, existing in enumerate(self.videos):
+            if existing.id == card.id:
+                if existing != card:  # an unchanged card sends no update to the browser
+                    self.videos[index] = card
+                break
+        else:
+            self.videos = [card, *self.videos]
+        if self.player_open and self.player.id == card.id and self.player != card:
+            self.player = card
+
+    async def _act(self, action) -> None:
+        self.action_error = ""
+        try:
+            video = await action(get_job_service(), self._current_user())
+        except AppError as error:
+            self.action_error = error.message
+            return
+        if video is not None:
+            await self._show_video(video)
+
+    @rx.event
+    async def cancel(self, video_id: str) -> None:
+        await self._act(lambda service, user: service.cancel(user, video_id))
+
+    @rx.event
+    async def retry(self, video_id: str) -> None:
+        await self._act(lambda service, user: service.retry(user, video_id))
+
+    @rx.event
+    def ask_delete(self, video_id: str) -> None:
+        self.confirm_delete_id = video_id
+
+    @rx.event
+    def keep_video(self) -> None:
+        self.confirm_delete_id = ""
+
+    @rx.event
+    async def confirm_delete(self) -> None:
+        video_id, self.confirm_delete_id = self.confirm_delete_id, ""
+
+        async def delete(service, user):
+            await service.delete(user, video_id)
+
+        await self._act(delete)
+        if not self.action_error:
+            self._drop_card(video_id)
+            if self.player.id == video_id:
+                self.player_open = False
+
+    @rx.event
+    async def reuse(self, video_id: str) -> None:
+        try:
+            video = await get_job_service().get_video(self._current_user(), video_id)
+        except AppError as error:
+            self.action_error = error.message
+            return
+        from openv_app.states.studio import GenerateState  # the form's module imports this one
+
+        form = await self.get_state(GenerateState)
+        form._apply_reuse(video)
+
+    @rx.event
+    def open_player(self, video_id: str) -> None:
+        for card in self.videos:
+            if card.id == video_id:
+                self.player, self.player_open = card, True
+
+    @rx.event
+    def set_player_open(self, value: bool) -> None:
+        self.player_open = value
