@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from worker.contract import MAX_PROMPT_LENGTH
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / ".data"
 
@@ -83,8 +85,7 @@ class Settings(BaseSettings):
 
     max_concurrent_jobs: int = Field(default=3, ge=1)
     daily_quota: int = Field(default=50, ge=1)
-    max_prompt_length: int = Field(default=1000, ge=1)
-    default_model: str = "wan2.1-t2v-1.3b"
+    max_prompt_length: int = Field(default=1000, ge=1, le=MAX_PROMPT_LENGTH)
 
     @field_validator("public_base_url", "runpod_base_url")
     @classmethod

@@ -19,12 +19,10 @@ from typing import Protocol
 
 import numpy as np
 
+from worker.contract import FRAME_STEP, SIZE_MULTIPLE
+
 StepCallback = Callable[[int, int], None]
 
-# Wan's VAE shrinks 8x in space and 4x in time and the transformer patches 2x2: sizes are
-# multiples of 16 and frame counts are 4k+1.
-SPATIAL_MULTIPLE = 16
-TEMPORAL_MULTIPLE = 4
 
 
 @dataclass(frozen=True)
@@ -51,11 +49,12 @@ class WeightsMissing(RuntimeError):
 
 
 def snap_size(value: int) -> int:
-    return max(SPATIAL_MULTIPLE, round(value / SPATIAL_MULTIPLE) * SPATIAL_MULTIPLE)
+    """For callers of the engine that bypass the job contract (benchmarks, tests)."""
+    return max(SIZE_MULTIPLE, round(value / SIZE_MULTIPLE) * SIZE_MULTIPLE)
 
 
 def snap_frames(value: int) -> int:
-    return max(1, round((value - 1) / TEMPORAL_MULTIPLE)) * TEMPORAL_MULTIPLE + 1
+    return max(1, round((value - 1) / FRAME_STEP)) * FRAME_STEP + 1
 
 
 @dataclass(frozen=True)

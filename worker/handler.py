@@ -12,10 +12,11 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from worker.contract import JobInput, JobOutput, Progress, UploadTargets, first_error
 from worker.encode import encode_mp4, encode_poster
-from worker.engines import EngineConfig, GenerationParams, WeightsMissing, load_engine, snap_frames, snap_size
+from worker.engines import EngineConfig, GenerationParams, WeightsMissing, load_engine
 from worker.progress import report_progress
 from worker.upload import UploadError, put_file
 
@@ -25,31 +26,9 @@ log = logging.getLogger("worker")
 INLINE_LIMIT_BYTES = 8 * 1024 * 1024
 
 
-class UploadTargets(BaseModel):
-    video: str = Field(min_length=1)
-    poster: str | None = None
-
-
-class JobInput(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    prompt: str = Field(min_length=1, max_length=4000)
-    negative_prompt: str = Field(default="", max_length=4000)
-    model: str | None = None
-    width: int = Field(default=832, ge=16, le=1920)
-    height: int = Field(default=480, ge=16, le=1920)
-    num_frames: int = Field(default=33, ge=1, le=241)
-    fps: int = Field(default=16, ge=1, le=60)
-    steps: int = Field(default=30, ge=1, le=200)
-    guidance_scale: float = Field(default=5.0, ge=0, le=30)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)
-    upload: UploadTargets | None = None
-
-
 def validation_message(error: ValidationError) -> str:
-    first = error.errors()[0]
-    name = ".".join(str(part) for part in first["loc"]) or "input"
-    return f"invalid input: {name}: {first['msg']}"
+    message, _ = first_error(error.errors())
+    return f"invalid input: {message}"
 
 
 def handler(job: dict[str, Any]) -> dict[str, Any]:
@@ -69,29 +48,29 @@ def handler(job: dict[str, Any]) -> dict[str, Any]:
 def generate(job: dict[str, Any], params: JobInput) -> dict[str, Any]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    report_progress(job, {"stage": "loading", "step": 0, "total": params.steps})
+    report_progress(job, Progress(stage="loading", step=0, total=params.steps).model_dump())
     engine = load_engine(EngineConfig.from_env())
     timings["load_s"] = time.perf_counter() - started
 
     request = GenerationParams(
         prompt=params.prompt,
         negative_prompt=params.negative_prompt,
-        width=snap_size(params.width),
-        height=snap_size(params.height),
-        num_frames=snap_frames(params.num_frames),
+        width=params.width,
+        height=params.height,
+        num_frames=params.num_frames,
         steps=params.steps,
         guidance_scale=params.guidance_scale,
         seed=params.seed,
     )
 
     def on_step(step: int, total: int) -> None:
-        report_progress(job, {"stage": "denoising", "step": step, "total": total})
+        report_progress(job, Progress(stage="denoising", step=step, total=total).model_dump())
 
     mark = time.perf_counter()
     frames = engine.generate(request, on_step)
     timings["generate_s"] = time.perf_counter() - mark
 
-    report_progress(job, {"stage": "encoding", "step": params.steps, "total": params.steps})
+    report_progress(job, Progress(stage="encoding", step=params.steps, total=params.steps).model_dump())
     mark = time.perf_counter()
     video = encode_mp4(frames, params.fps)
     poster = encode_poster(frames)
@@ -103,18 +82,18 @@ def generate(job: dict[str, Any], params: JobInput) -> dict[str, Any]:
     timings["total_s"] = time.perf_counter() - started
 
     num_frames, height, width, _ = frames.shape
-    return {
-        "video": video_ref,
-        "poster": poster_ref,
-        "seed": params.seed,
-        "width": width,
-        "height": height,
-        "num_frames": num_frames,
-        "fps": params.fps,
-        "duration_s": round(num_frames / params.fps, 3),
-        "engine": engine.name,
-        "timings": {name: round(value, 3) for name, value in timings.items()},
-    }
+    return JobOutput(
+        video=video_ref,
+        poster=poster_ref,
+        seed=params.seed,
+        width=width,
+        height=height,
+        num_frames=num_frames,
+        fps=params.fps,
+        duration_s=round(num_frames / params.fps, 3),
+        engine=engine.name,
+        timings={name: round(value, 3) for name, value in timings.items()},
+    ).model_dump()
 
 
 def store(upload: UploadTargets | None, video: bytes, poster: bytes) -> tuple[str, str | None]:

@@ -9,7 +9,7 @@ from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
 from openv_app.states.studio import GenerateState
 from openv_app.components import presets
-from openv_app.services.jobs import MODELS
+from worker.contract import MODELS
 
 
 def header() -> rx.Component:

@@ -6,6 +6,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from worker.contract import first_error
+
+__all__ = ["AppError", "AuthError", "Conflict", "InvalidInput", "NotFound", "PayloadTooLarge", "QuotaExceeded",
+           "UnsupportedMediaType", "first_error", "invalid_input"]
+
 
 class AppError(Exception):
     status_code = 400
@@ -45,19 +50,6 @@ class AuthError(AppError):
     """No valid session."""
 
     status_code = 401
-
-
-def first_error(errors: list[dict[str, Any]], skip_location: tuple[str, ...] = ()) -> tuple[str, str]:
-    """`("field: what is wrong", "field")` for the first of pydantic's (or FastAPI's) errors.
-
-    The one way a validation failure becomes the API's `{"error", "field"}` and the UI's message.
-    `skip_location` drops leading parts that name no field (FastAPI's "query", "body").
-    """
-    if not errors:
-        return "body: invalid", "body"
-    location = [str(part) for part in errors[0].get("loc", ()) if str(part) not in skip_location]
-    field = ".".join(location) or "body"
-    return f"{field}: {errors[0].get('msg', 'invalid')}", field
 
 
 def invalid_input(error: ValidationError) -> InvalidInput:

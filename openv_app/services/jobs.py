@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
@@ -26,14 +26,12 @@ from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJo
 from openv_app.services.signing import webhook_token
 from openv_app.services.statuses import IN_FLIGHT_STATUSES, RUNPOD_STATUSES, VideoStatus, is_terminal
 from openv_app.services.storage import Storage, StorageError, video_paths
-from openv_app.services.text import storable_text
 from openv_app.services.transitions import transition_update
 from openv_app.settings import Settings
+from worker.contract import MAX_PROMPT_LENGTH, MAX_SEED, GenerationSettings, JobInput, UploadTargets
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**32 - 1
-MODELS = ("wan2.1-t2v-1.3b",)
 # A row that never got a RunPod job id this long after creation was lost mid-submit.
 SUBMIT_GRACE = timedelta(minutes=5)
 # Stage of a video whose /run call got no answer: RunPod may have queued it (see submit).
@@ -43,26 +41,11 @@ UNCONFIRMED = "unconfirmed"
 # --- input --------------------------------------------------------------------------------
 
 
-class GenerationRequest(BaseModel):
-    """What a user asks for. Sizes follow what Wan accepts (multiples of 16, 4k+1 frames)."""
+class GenerationRequest(GenerationSettings):
+    """What a user asks for: the job contract's settings, with the seed optional (random when
+    left out) and the operator's prompt-length limit."""
 
-    prompt: str
-    negative_prompt: str = Field(default="", max_length=2000)
-    model: str = MODELS[0]
-    width: int = Field(default=832, ge=128, le=1280, multiple_of=16)
-    height: int = Field(default=480, ge=128, le=1280, multiple_of=16)
-    num_frames: int = Field(default=33, ge=5, le=161)
-    fps: int = Field(default=16, ge=4, le=30)
-    steps: int = Field(default=30, ge=1, le=100)
-    guidance_scale: float = Field(default=5.0, ge=0.0, le=20.0)
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-
-    model_config = ConfigDict(allow_inf_nan=False)
-
-    @field_validator("prompt", "negative_prompt")
-    @classmethod
-    def _storable_text(cls, value: str) -> str:
-        return storable_text(value)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)  # type: ignore[assignment]
 
     @field_validator("prompt")
     @classmethod
@@ -70,23 +53,9 @@ class GenerationRequest(BaseModel):
         value = value.strip()
         if not value:
             raise ValueError("must not be empty")
-        max_length = (info.context or {}).get("max_prompt_length", 1000)
+        max_length = (info.context or {}).get("max_prompt_length", MAX_PROMPT_LENGTH)
         if len(value) > max_length:
             raise ValueError(f"must be at most {max_length} characters")
-        return value
-
-    @field_validator("num_frames")
-    @classmethod
-    def _frames_fit_the_model(cls, value: int) -> int:
-        if (value - 1) % 4:
-            raise ValueError("must be 4k+1 (e.g. 17, 33, 81)")
-        return value
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        if value not in MODELS:
-            raise ValueError(f"must be one of {', '.join(MODELS)}")
         return value
 
     @classmethod
@@ -224,13 +193,9 @@ class JobService:
     async def _queue_on_runpod(self, video: Video) -> Video:
         video_path, poster_path = video_paths(video.user_id, str(video.id))
         try:
-            job_input = {
-                **settings_of(video),
-                "upload": {
-                    "video": await self.storage.create_upload_url(video_path),
-                    "poster": await self.storage.create_upload_url(poster_path),
-                },
-            }
+            upload = UploadTargets(video=await self.storage.create_upload_url(video_path),
+                                   poster=await self.storage.create_upload_url(poster_path))
+            job_input = JobInput(**settings_of(video), upload=upload).model_dump()
             job = await self.runpod.run(
                 job_input,
                 webhook=self.webhook_url(video.id),

@@ -1,20 +1,16 @@
-"""Text that PostgreSQL can store: no NUL characters, no lone surrogates (JSON can carry both)."""
+"""Text that PostgreSQL can store: no NUL characters, no lone surrogates (JSON can carry both).
+
+`storable_text` refuses such text (for what users send; it lives in the job contract);
+`clean_text` repairs it (for what reports carry, which must apply whatever their details).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from worker.contract import storable_text
 
-def storable_text(value: str) -> str:
-    """Refuse (ValueError) text that cannot be stored: for what a user or a client sends, so
-    nothing is silently changed."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError("must be valid Unicode text (it has a lone surrogate)") from error
-    return value
+__all__ = ["clean_text", "storable_text"]
 
 
 def clean_text(value: Any, max_length: int) -> str | None:

@@ -10,7 +10,8 @@ import reflex as rx
 from openv_app.components import presets
 from openv_app.models import Video
 from openv_app.services.errors import AppError
-from openv_app.services.jobs import MAX_SEED, MODELS, settings_of
+from openv_app.services.jobs import settings_of
+from worker.contract import MAX_SEED, MODELS
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 from openv_app.states.library import LibraryState
