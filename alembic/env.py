@@ -1,8 +1,8 @@
 """Alembic environment: the database URL comes from the app's settings unless one is passed in."""
 
-from alembic import context
 from sqlmodel import SQLModel
 
+from alembic import context
 from openv_app import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from openv_app.db import make_sync_engine
 from openv_app.settings import get_settings

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
@@ -24,8 +24,14 @@ from openv_app.services.signing import webhook_token_matches
 
 SECRET = os.environ.get("WEBHOOK_SECRET", "bench-secret")
 RANK = {"PENDING": 0, "PROCESSING": 1, "COMPLETED": 2, "FAILED": 2, "CANCELLED": 2}
-OURS = {"IN_QUEUE": "PENDING", "IN_PROGRESS": "PROCESSING", "COMPLETED": "COMPLETED", "FAILED": "FAILED",
-        "TIMED_OUT": "FAILED", "CANCELLED": "CANCELLED"}
+OURS = {
+    "IN_QUEUE": "PENDING",
+    "IN_PROGRESS": "PROCESSING",
+    "COMPLETED": "COMPLETED",
+    "FAILED": "FAILED",
+    "TIMED_OUT": "FAILED",
+    "CANCELLED": "CANCELLED",
+}
 
 pool = AsyncConnectionPool(
     os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://"),
@@ -45,22 +51,34 @@ async def webhook(request: Request) -> JSONResponse:
     output = report.get("output") or {}
     progress = 100 if new_status == "COMPLETED" else int(100 * output.get("step", 0) / output.get("total", 1))
     async with pool.connection() as connection:  # commits on exit
-        row = await (await connection.execute(
-            "SELECT status, progress, runpod_job_id FROM videos WHERE id = %s FOR UPDATE", (video_id,)
-        )).fetchone()
+        row = await (
+            await connection.execute(
+                "SELECT status, progress, runpod_job_id FROM videos WHERE id = %s FOR UPDATE", (video_id,)
+            )
+        ).fetchone()
         if row is None or row[2] != report["id"]:
             return JSONResponse({"error": "unknown job"}, status_code=404)
         status, current_progress, _ = row
-        changed = RANK[status] < 2 and RANK[new_status] >= RANK[status] and (
-            new_status != status or progress > current_progress
+        changed = (
+            RANK[status] < 2
+            and RANK[new_status] >= RANK[status]
+            and (new_status != status or progress > current_progress)
         )
         if changed:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             await connection.execute(
                 "UPDATE videos SET status = %s, runpod_status = %s, progress = GREATEST(progress, %s), stage = %s,"
                 " updated_at = %s, completed_at = CASE WHEN %s THEN %s END WHERE id = %s",
-                (new_status, report["status"], progress, output.get("stage", "done"), now, RANK[new_status] == 2, now,
-                 video_id),
+                (
+                    new_status,
+                    report["status"],
+                    progress,
+                    output.get("stage", "done"),
+                    now,
+                    RANK[new_status] == 2,
+                    now,
+                    video_id,
+                ),
             )
     return JSONResponse({"ok": True, "changed": changed})
 
@@ -76,4 +94,6 @@ async def lifespan(app: Starlette):
     await pool.close()
 
 
-app = Starlette(routes=[Route("/api/runpod/webhook", webhook, methods=["POST"]), Route("/ping", ping)], lifespan=lifespan)
+app = Starlette(
+    routes=[Route("/api/runpod/webhook", webhook, methods=["POST"]), Route("/ping", ping)], lifespan=lifespan
+)

@@ -44,7 +44,9 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
             await releaser
 
 
-async def serve(port: int, target_host: str, target_port: int, delay_s: float, ready: asyncio.Event | None = None) -> None:
+async def serve(
+    port: int, target_host: str, target_port: int, delay_s: float, ready: asyncio.Event | None = None
+) -> None:
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(target_host, target_port)

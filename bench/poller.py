@@ -37,8 +37,12 @@ async def sweep_times(url: str, args: argparse.Namespace) -> list[float]:
         await asyncio.sleep(0.05)
     settings = Settings(_env_file=None)
     config = PollerConfig.from_settings(settings)
-    service = JobService(settings=settings, db=Database(make_async_engine(url)),
-                         runpod=RunPodClient(f"http://127.0.0.1:{port}/v2", "bench", "key"), storage=None)  # type: ignore[arg-type]
+    service = JobService(
+        settings=settings,
+        db=Database(make_async_engine(url)),
+        runpod=RunPodClient(f"http://127.0.0.1:{port}/v2", "bench", "key"),
+        storage=None,
+    )  # type: ignore[arg-type]
     times = []
     try:
         for _ in range(args.sweeps):

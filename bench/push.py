@@ -63,14 +63,20 @@ class Tab:
                             self.completed_at.setdefault(card["id"], now)
 
     async def open(self) -> None:
-        await self.client.connect(f"{self.url}?token={self.token}", socketio_path="_event",
-                                  transports=["websocket"], namespaces=["/_event"], wait_timeout=20)
+        await self.client.connect(
+            f"{self.url}?token={self.token}",
+            socketio_path="_event",
+            transports=["websocket"],
+            namespaces=["/_event"],
+            wait_timeout=20,
+        )
 
 
 def transactions(engine: sa.Engine) -> int:
     with engine.connect() as connection:
-        return connection.execute(sa.text(
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"), {"name": DATABASE}
+        return connection.execute(
+            sa.text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"),
+            {"name": DATABASE},
         ).scalar_one()
 
 
@@ -93,10 +99,16 @@ async def run(url: str, args: argparse.Namespace, engine: sa.Engine) -> tuple[li
     before, started = transactions(engine), time.monotonic()
     async with httpx.AsyncClient(timeout=30) as client:
         for video in videos:
-            report = {"id": video.runpod_job_id, "status": "COMPLETED",
-                      "output": {"video": "v", "poster": "p", "duration_s": 1.0}}
-            response = await client.post(f"{url}/api/runpod/webhook", json=report, params={
-                "video_id": str(video.id), "token": webhook_token(SECRET, str(video.id))})
+            report = {
+                "id": video.runpod_job_id,
+                "status": "COMPLETED",
+                "output": {"video": "v", "poster": "p", "duration_s": 1.0},
+            }
+            response = await client.post(
+                f"{url}/api/runpod/webhook",
+                json=report,
+                params={"video_id": str(video.id), "token": webhook_token(SECRET, str(video.id))},
+            )
             answered[str(video.id)] = time.time()
             assert response.json()["changed"], response.text
             await asyncio.sleep(args.spacing_ms / 1000)
@@ -104,8 +116,12 @@ async def run(url: str, args: argparse.Namespace, engine: sa.Engine) -> tuple[li
     while time.monotonic() < deadline and any(len(tab.completed_at) < args.jobs for tab in tabs):
         await asyncio.sleep(0.2)
     run_rate = (transactions(engine) - before) / (time.monotonic() - started)
-    latencies = sorted(1000 * (at - answered[video_id])
-                       for tab in tabs for video_id, at in tab.completed_at.items() if video_id in answered)
+    latencies = sorted(
+        1000 * (at - answered[video_id])
+        for tab in tabs
+        for video_id, at in tab.completed_at.items()
+        if video_id in answered
+    )
     await asyncio.gather(*(tab.client.disconnect() for tab in tabs))
     await registry.redis.aclose()
     return latencies, args.tabs * args.jobs - len(latencies), idle_rate, run_rate
@@ -122,12 +138,36 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="openv-push-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "GRANIAN_WORKERS": "2", "WEBHOOK_SECRET": SECRET,
-           "ALLOW_DEV_AUTH_IN_PROD": "true", "PUBLIC_BASE_URL": url, "POLL_INTERVAL_S": "3600",
-           "REFLEX_USE_SYSTEM_BUN": "1", "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
-           "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}"}
-    app = start([sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port", "--frontend-port", str(port),
-                 "--backend-port", str(port)], env, folder / "app.log")
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "GRANIAN_WORKERS": "2",
+        "WEBHOOK_SECRET": SECRET,
+        "ALLOW_DEV_AUTH_IN_PROD": "true",
+        "PUBLIC_BASE_URL": url,
+        "POLL_INTERVAL_S": "3600",
+        "REFLEX_USE_SYSTEM_BUN": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
+    }
+    app = start(
+        [
+            sys.executable,
+            "-m",
+            "reflex",
+            "run",
+            "--env",
+            "prod",
+            "--single-port",
+            "--frontend-port",
+            str(port),
+            "--backend-port",
+            str(port),
+        ],
+        env,
+        folder / "app.log",
+    )
     engine = make_sync_engine(database_url)
     try:
         wait_for(f"{url}/api/health", app, timeout=600)
@@ -135,11 +175,15 @@ def main() -> None:
     finally:
         stop(app)
         engine.dispose()
-    print(f"{args.tabs} tabs of one user on 2 workers (Redis), {args.jobs} jobs finished by webhook "
-          f"{args.spacing_ms:g} ms apart, {os.cpu_count()} cores, database {ADMIN_URL.split('@')[-1]}")
-    print(f"webhook response -> card COMPLETED in the tab, {len(latencies)} tab×job pairs ({missing} never seen): "
-          f"p50 {statistics.median(latencies):.0f} ms, p95 {latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms, "
-          f"max {latencies[-1]:.0f} ms")
+    print(
+        f"{args.tabs} tabs of one user on 2 workers (Redis), {args.jobs} jobs finished by webhook "
+        f"{args.spacing_ms:g} ms apart, {os.cpu_count()} cores, database {ADMIN_URL.split('@')[-1]}"
+    )
+    print(
+        f"webhook response -> card COMPLETED in the tab, {len(latencies)} tab×job pairs ({missing} never seen): "
+        f"p50 {statistics.median(latencies):.0f} ms, p95 {latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms, "
+        f"max {latencies[-1]:.0f} ms"
+    )
     print(f"database transactions/s: idle with {args.tabs} tabs open {idle_rate:.1f}, during the run {run_rate:.1f}")
     print(f"logs: {folder}")
 

@@ -82,8 +82,14 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        args,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -102,8 +108,13 @@ def create_database() -> str:
         connection.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
     admin.dispose()
     url = sa.make_url(ADMIN_URL).set(database=DATABASE).render_as_string(hide_password=False)
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, check=True,
-                   env={**os.environ, "DATABASE_URL": url}, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+    )
     return url
 
 
@@ -175,32 +186,60 @@ def parse_wrk(output: str) -> tuple[float, float, float, int]:
     return requests_per_s, milliseconds("50"), milliseconds("99"), total_errors
 
 
-def storm(target: str, url: str, args: argparse.Namespace, folder: Path, delay_ms: float, videos: list[Video]) -> Result:
+def storm(
+    target: str, url: str, args: argparse.Namespace, folder: Path, delay_ms: float, videos: list[Video]
+) -> Result:
     probe = LoopProbe(f"{url}/ping")
     probe.start()
     wrk = subprocess.run(
-        ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency", "-s",
-         str(lua_script(videos, folder)), url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
+            "--latency",
+            "-s",
+            str(lua_script(videos, folder)),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     probe.stopped.set()
     probe.join()
     (folder / f"wrk-{target}-{delay_ms:g}ms.txt").write_text(wrk.stdout)
     requests_per_s, p50, p99, errors = parse_wrk(wrk.stdout)
-    return Result(target, delay_ms, requests_per_s, p50, p99, errors,
-                  statistics.median(probe.latencies_ms), max(probe.latencies_ms))
+    return Result(
+        target,
+        delay_ms,
+        requests_per_s,
+        p50,
+        p99,
+        errors,
+        statistics.median(probe.latencies_ms),
+        max(probe.latencies_ms),
+    )
 
 
 def run_app(database_url: str, args: argparse.Namespace, folder: Path, delay_ms: float) -> Result:
     port = free_port()
     env = {
-        "DATABASE_URL": database_url, "WEBHOOK_SECRET": SECRET, "ALLOW_DEV_AUTH_IN_PROD": "true",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "POLL_INTERVAL_S": "3600",
-        "REFLEX_USE_SYSTEM_BUN": "1", "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
+        "DATABASE_URL": database_url,
+        "WEBHOOK_SECRET": SECRET,
+        "ALLOW_DEV_AUTH_IN_PROD": "true",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "POLL_INTERVAL_S": "3600",
+        "REFLEX_USE_SYSTEM_BUN": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
         "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
     }
-    process = start([sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-only",
-                     "--backend-port", str(port)], env, folder / f"app-{delay_ms:g}ms.log")
+    process = start(
+        [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(port)],
+        env,
+        folder / f"app-{delay_ms:g}ms.log",
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(f"{url}/api/health", process)
@@ -213,9 +252,22 @@ def run_app(database_url: str, args: argparse.Namespace, folder: Path, delay_ms:
 def run_baseline(database_url: str, args: argparse.Namespace, folder: Path, delay_ms: float) -> Result:
     port = free_port()
     videos = reseed(args.direct_url, args.videos)
-    process = start(["granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-                     "bench.baseline_app:app"], {"DATABASE_URL": database_url, "WEBHOOK_SECRET": SECRET},
-                    folder / f"baseline-{delay_ms:g}ms.log")
+    process = start(
+        [
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "bench.baseline_app:app",
+        ],
+        {"DATABASE_URL": database_url, "WEBHOOK_SECRET": SECRET},
+        folder / f"baseline-{delay_ms:g}ms.log",
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(f"{url}/ping", process)
@@ -241,9 +293,21 @@ def main() -> None:
         database_url = args.direct_url
         if delay_ms > 0:
             port = free_port()
-            proxy = start([sys.executable, "-m", "bench.delay_proxy", "--port", str(port), "--delay-ms", str(delay_ms),
-                           "--target", f"{sa.make_url(ADMIN_URL).host}:{sa.make_url(ADMIN_URL).port or 5432}"],
-                          {}, folder / f"proxy-{delay_ms:g}ms.log")
+            proxy = start(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.delay_proxy",
+                    "--port",
+                    str(port),
+                    "--delay-ms",
+                    str(delay_ms),
+                    "--target",
+                    f"{sa.make_url(ADMIN_URL).host}:{sa.make_url(ADMIN_URL).port or 5432}",
+                ],
+                {},
+                folder / f"proxy-{delay_ms:g}ms.log",
+            )
             database_url = sa.make_url(args.direct_url).set(port=port).render_as_string(hide_password=False)
             time.sleep(1)
         try:
@@ -258,15 +322,21 @@ def main() -> None:
 
 
 def print_table(results: list[Result], args: argparse.Namespace) -> None:
-    print(f"\n{args.videos} in-flight videos, {args.connections} connections, {args.duration} s per run, "
-          f"{os.cpu_count()} cores; one app process (Reflex prod backend, granian) vs bench/baseline_app.py\n")
-    print("| DB round trip | target | deliveries/s | p50 ms | p99 ms | errors | vs baseline | /ping median ms | /ping max ms |")
+    print(
+        f"\n{args.videos} in-flight videos, {args.connections} connections, {args.duration} s per run, "
+        f"{os.cpu_count()} cores; one app process (Reflex prod backend, granian) vs bench/baseline_app.py\n"
+    )
+    print(
+        "| DB round trip | target | deliveries/s | p50 ms | p99 ms | errors | vs baseline | /ping median ms | /ping max ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     baselines = {r.delay_ms: r for r in results if r.target == "baseline"}
     for r in results:
         ratio = r.requests_per_s / baselines[r.delay_ms].requests_per_s if r.delay_ms in baselines else float("nan")
-        print(f"| {2 * r.delay_ms:g} ms | {r.target} | {r.requests_per_s:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-              f"{r.errors} | {ratio:.2f}× | {r.probe_median_ms:.1f} | {r.probe_max_ms:.1f} |")
+        print(
+            f"| {2 * r.delay_ms:g} ms | {r.target} | {r.requests_per_s:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+            f"{r.errors} | {ratio:.2f}× | {r.probe_median_ms:.1f} | {r.probe_max_ms:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,17 @@ def build_random_wan(folder: Path) -> Path:
 
     build_tiny_wan(folder)
     transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,
-        text_dim=32, freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+        patch_size=(1, 2, 2),
+        num_attention_heads=12,
+        attention_head_dim=128,
+        in_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=8960,
+        num_layers=30,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
     ).to(torch.bfloat16)
     transformer.save_pretrained(folder / "transformer")
     return folder
@@ -65,7 +74,9 @@ def main() -> None:
         engine = DiffusersWanEngine(args.engine, folder, device, args.fbc, args.compile)
         load_s = time.perf_counter() - started
 
-        params = GenerationParams("a corgi surfing a wave at sunset", "", args.width, args.height, args.frames, args.steps, 5.0, 0)
+        params = GenerationParams(
+            "a corgi surfing a wave at sunset", "", args.width, args.height, args.frames, args.steps, 5.0, 0
+        )
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
         clip_times = []
@@ -82,13 +93,17 @@ def main() -> None:
         encode_s = time.perf_counter() - started
 
     best = min(clip_times)
-    print(f"engine={args.engine} device={device} size={args.width}x{args.height} frames={args.frames} steps={args.steps} "
-          f"first_block_cache={args.fbc} compile={args.compile}")
+    print(
+        f"engine={args.engine} device={device} size={args.width}x{args.height} frames={args.frames} steps={args.steps} "
+        f"first_block_cache={args.fbc} compile={args.compile}"
+    )
     if device.startswith("cuda"):
         print(f"gpu={torch.cuda.get_device_name()} peak_gpu_memory_gib={torch.cuda.max_memory_allocated() / 2**30:.2f}")
-    print(f"load_s={load_s:.2f} clip_s_first={clip_times[0]:.2f} clip_s_best={best:.2f} "
-          f"s_per_step={best / args.steps:.3f} encode_s={encode_s:.2f} "
-          f"peak_rss_gib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f}")
+    print(
+        f"load_s={load_s:.2f} clip_s_first={clip_times[0]:.2f} clip_s_best={best:.2f} "
+        f"s_per_step={best / args.steps:.3f} encode_s={encode_s:.2f} "
+        f"peak_rss_gib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,15 +22,15 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import reflex as rx
 from reflex.istate.manager.redis import enable_keyspace_notifications
 from reflex.utils.token_manager import RedisTokenManager, TokenManager
 
 from openv_app.models import Video
-from openv_app.states.library import LibraryState, VideoCard, card_for
 from openv_app.services.jobs import JobService
+from openv_app.states.library import LibraryState, VideoCard, card_for
 from openv_app.tabs import MemoryTabs, RedisTabs, TabRegistry
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ CardChange = VideoCard | str  # a card to show, or the id of a video that left t
 
 
 def _token_manager(app: rx.App) -> TokenManager:
+    assert app.event_namespace is not None, "the app serves websockets once it has started"
     return app.event_namespace._token_manager
 
 
@@ -114,12 +115,16 @@ class ServedTabsRefresher:
 
     def __init__(self, pusher: TabPusher, service: JobService) -> None:
         self.pusher, self.app, self.tabs, self.service = pusher, pusher.app, pusher.tabs, service
-        self._since = datetime.now(timezone.utc)
+        self._since = datetime.now(UTC)
         self._pushed: dict[uuid.UUID, datetime] = {}
 
     def _local_tokens(self) -> list[str]:
         manager = _token_manager(self.app)
-        return [token for token, record in list(manager.token_to_socket.items()) if record.instance_id == manager.instance_id]
+        return [
+            token
+            for token, record in list(manager.token_to_socket.items())
+            if record.instance_id == manager.instance_id
+        ]
 
     async def refresh_once(self) -> int:
         """One sweep; returns how many changes it pushed."""
@@ -127,7 +132,7 @@ class ServedTabsRefresher:
         await self.tabs.renew(users_by_token)
         if not users_by_token:
             return 0
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         videos = await self.service.changed_since(set(users_by_token.values()), self._since - REFRESH_OVERLAP)
         self._since = started
         pushed = 0

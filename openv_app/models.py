@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -29,14 +29,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given for a UTC column")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _timestamp(nullable: bool = True, **kwargs: Any) -> Any:
@@ -90,3 +90,8 @@ class Video(VideoBase, table=True):
     # After this the worker's signed upload URLs no longer work: files of a stopped job can be
     # removed without a late upload leaving an orphan.
     uploads_expire_at: datetime | None = _timestamp()
+
+
+# The table itself, for Core statements: its columns are typed SQL expressions, where the model's
+# class attributes read as plain values to a type checker.
+videos: sa.Table = Video.__table__  # type: ignore[attr-defined]

@@ -6,13 +6,13 @@ from openv_app import live
 from openv_app.api.routes import api
 from openv_app.models import Video
 from openv_app.pages.index import index
-from openv_app.states.library import LibraryState
-from openv_app.states.session import SessionState
-from openv_app.states.studio import GenerateState
 from openv_app.services.clerk_auth import frontend_api_host
 from openv_app.services.poller import PollerConfig, run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
+from openv_app.states.library import LibraryState
+from openv_app.states.session import SessionState
+from openv_app.states.studio import GenerateState
 from openv_app.tabs import RedisTabs, get_tab_registry
 
 # Fail at start-up, naming the variable, when the configuration is wrong.
@@ -25,15 +25,21 @@ def clerk_scripts() -> list[rx.Component]:
         return []
     host = frontend_api_host(settings.clerk_publishable_key)
     return [
-        rx.el.script(src=f"https://{host}/npm/@clerk/clerk-js@5/dist/clerk.browser.js",
-                     custom_attrs={"crossorigin": "anonymous", "data-clerk-publishable-key": settings.clerk_publishable_key}),
+        rx.el.script(
+            src=f"https://{host}/npm/@clerk/clerk-js@5/dist/clerk.browser.js",
+            custom_attrs={"crossorigin": "anonymous", "data-clerk-publishable-key": settings.clerk_publishable_key},
+        ),
         rx.el.script(src="/clerk.js"),
     ]
 
 
 app = rx.App(api_transformer=api, head_components=clerk_scripts())
-app.add_page(index, route="/", title="OpenV — AI video generation",
-             on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library])
+app.add_page(
+    index,
+    route="/",
+    title="OpenV — AI video generation",
+    on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library],
+)
 
 pusher = live.TabPusher(app, get_tab_registry())
 

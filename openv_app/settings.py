@@ -111,9 +111,7 @@ class Settings(BaseSettings):
             )
         if not self.dev_auth and not (self.clerk_issuer and self.clerk_authorized_parties):
             raise ValueError("CLERK_ISSUER and CLERK_AUTHORIZED_PARTIES are required when Clerk is configured")
-        if self.storage_backend == "supabase" and not (
-            self.supabase_url and self.supabase_service_role_key
-        ):
+        if self.storage_backend == "supabase" and not (self.supabase_url and self.supabase_service_role_key):
             raise ValueError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are required for STORAGE_BACKEND=supabase")
         return self
 

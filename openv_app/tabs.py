@@ -95,17 +95,18 @@ class RedisTabs:
     async def remove(self, token: str) -> None:
         user_id = await self.redis.getdel(self._tab_key(token))
         if user_id is not None:
-            await self.redis.srem(self._tabs_key(user_id.decode()), token)
+            await self.redis.srem(self._tabs_key(user_id.decode()), token)  # type: ignore[misc]  # redis-py types async and sync as one
 
     async def tabs_of(self, user_id: str) -> set[str]:
-        return {token.decode() for token in await self.redis.smembers(self._tabs_key(user_id))}
+        members = await self.redis.smembers(self._tabs_key(user_id))  # type: ignore[misc]  # as above
+        return {token.decode() for token in members}
 
     async def users_of(self, tokens: Iterable[str]) -> dict[str, str]:
         tokens = list(tokens)
         if not tokens:
             return {}
         users = await self.redis.mget([self._tab_key(token) for token in tokens])
-        return {token: user.decode() for token, user in zip(tokens, users) if user is not None}
+        return {token: user.decode() for token, user in zip(tokens, users, strict=True) if user is not None}
 
     async def renew(self, users_by_token: dict[str, str]) -> None:
         if not users_by_token:

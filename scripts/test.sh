@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Installs the test dependencies and Debian's chromium if missing.
+# Runs the lint/format/type gates and the whole test suite. Installs the test dependencies and
+# Debian's chromium if missing.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k api).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -12,5 +13,11 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "!! chromium is missing and cannot be installed here: browser tests will be skipped (fail with CI=true)"
   fi
 fi
+
+# Gates first (pyproject.toml explains the rule set): lint, formatting, types.
+echo "==> ruff check, ruff format --check, mypy"
+ruff check .
+ruff format --check .
+mypy
 
 python -m pytest "$@"

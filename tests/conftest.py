@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
-import socket
 import threading
 import time
 import uuid
@@ -32,9 +32,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from openv_app.db import Database, make_async_engine
 from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodClient
@@ -149,7 +149,9 @@ class ServerThread:
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -186,7 +188,9 @@ class LocalRunPod:
         return RunPodClient(self.base_url, self.endpoint_id, self.api_key, **kwargs)
 
 
-def start_local_runpod(handler: Callable, api_key: str = "test-runpod-key", **kwargs: Any) -> tuple[ServerThread, LocalRunPod]:
+def start_local_runpod(
+    handler: Callable, api_key: str = "test-runpod-key", **kwargs: Any
+) -> tuple[ServerThread, LocalRunPod]:
     from worker.local_endpoint import LocalEndpoint
 
     endpoint = LocalEndpoint(handler, api_key=api_key, **kwargs)
@@ -224,8 +228,12 @@ class AppUnderTest:
 
     def service_like_another_process(self, runpod: LocalRunPod) -> JobService:
         """A second JobService with a pool of its own, as another app process would have."""
-        return JobService(settings=self.service.settings, db=Database(make_async_engine(self.database_url)),
-                          runpod=runpod.client(), storage=self.storage)
+        return JobService(
+            settings=self.service.settings,
+            db=Database(make_async_engine(self.database_url)),
+            runpod=runpod.client(),
+            storage=self.storage,
+        )
 
 
 @pytest.fixture
@@ -237,14 +245,25 @@ def app_factory(database_url: str, tmp_path: Path) -> Iterator[Callable[..., App
 
     apps: list[AppUnderTest] = []
 
-    def start(runpod: LocalRunPod | None = None, runpod_client: RunPodClient | None = None, storage: Any = None,
-              database_url: str = database_url, **settings: Any) -> AppUnderTest:
+    def start(
+        runpod: LocalRunPod | None = None,
+        runpod_client: RunPodClient | None = None,
+        storage: Any = None,
+        database_url: str = database_url,
+        **settings: Any,
+    ) -> AppUnderTest:
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        config = Settings(public_base_url=base_url, webhook_secret="test-webhook-secret", poll_interval_s=0.2, **settings)
+        config = Settings(
+            public_base_url=base_url, webhook_secret="test-webhook-secret", poll_interval_s=0.2, **settings
+        )
         storage = storage or LocalStorage(tmp_path / "storage", base_url, config.secret, ttl_s=600)
-        client = runpod_client or (runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1))
-        service = JobService(settings=config, db=Database(make_async_engine(database_url)), runpod=client, storage=storage)
+        client = runpod_client or (
+            runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1)
+        )
+        service = JobService(
+            settings=config, db=Database(make_async_engine(database_url)), runpod=client, storage=storage
+        )
         api.dependency_overrides[get_job_service] = lambda: service
         app = AppUnderTest(base_url, service, storage, ServerThread(api, port).__enter__(), database_url)
         apps.append(app)
@@ -261,7 +280,16 @@ def app_factory(database_url: str, tmp_path: Path) -> Iterator[Callable[..., App
 
 
 def tiny_handler_input(**overrides: Any) -> dict[str, Any]:
-    return {"prompt": "a red fox running through snow", "width": 128, "height": 128, "num_frames": 9, "fps": 8, "steps": 3, "seed": 7, **overrides}
+    return {
+        "prompt": "a red fox running through snow",
+        "width": 128,
+        "height": 128,
+        "num_frames": 9,
+        "fps": 8,
+        "steps": 3,
+        "seed": 7,
+        **overrides,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -288,8 +316,15 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield browser
         browser.close()
@@ -343,8 +378,9 @@ def prod_database_url(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prod_app(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, prod_database_url: str,
-             redis_url: str) -> Iterator[RunningApp]:
+def prod_app(
+    tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, prod_database_url: str, redis_url: str
+) -> Iterator[RunningApp]:
     """The app as `make prod` runs it: production build on one port, PostgreSQL, Redis and
     PROD_WORKERS backend workers."""
     from tests.handlers import scripted_handler
@@ -352,7 +388,9 @@ def prod_app(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, prod_
     folder = tmp_path_factory.mktemp("prod-app")
     database_url = prod_database_url
     # The app's default local-endpoint key: the app runs as `make run` would, in local mode.
-    runpod_server, runpod = start_local_runpod(scripted_handler, api_key=LOCAL_RUNPOD_API_KEY, webhook_retry_delay_s=0.5)
+    runpod_server, runpod = start_local_runpod(
+        scripted_handler, api_key=LOCAL_RUNPOD_API_KEY, webhook_retry_delay_s=0.5
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -375,16 +413,34 @@ def prod_app(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, prod_
     }
     log = (folder / "reflex.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
-         "--frontend-port", str(port), "--backend-port", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "reflex",
+            "run",
+            "--env",
+            "prod",
+            "--single-port",
+            "--frontend-port",
+            str(port),
+            "--backend-port",
+            str(port),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
     def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"reflex exited: {(folder / 'reflex.log').read_text()[-3000:]}")
         try:
-            return httpx.get(f"{url}/api/health", timeout=2).status_code == 200 and httpx.get(url, timeout=5).status_code == 200
+            return (
+                httpx.get(f"{url}/api/health", timeout=2).status_code == 200
+                and httpx.get(url, timeout=5).status_code == 200
+            )
         except httpx.HTTPError:
             return False
 
@@ -409,13 +465,14 @@ def page(browser, request):
     page.console_errors = []
     page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-    page.on("response", lambda response: response.status >= 400 and page.console_errors.append(f"{response.status} {response.url}"))
+    page.on(
+        "response",
+        lambda response: response.status >= 400 and page.console_errors.append(f"{response.status} {response.url}"),
+    )
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
-
-
 
 
 def in_own_loop(test: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,16 +32,18 @@ class FakeSupabaseStorage:
 
     def __post_init__(self) -> None:
         prefix = "/storage/v1"
-        self.app = Starlette(routes=[
-            Route(f"{prefix}/bucket/{{bucket}}", self.get_bucket, methods=["GET"]),
-            Route(f"{prefix}/bucket", self.create_bucket, methods=["POST"]),
-            Route(f"{prefix}/object/upload/sign/{{bucket}}/{{path:path}}", self.sign_upload, methods=["POST"]),
-            Route(f"{prefix}/object/upload/sign/{{bucket}}/{{path:path}}", self.upload, methods=["PUT"]),
-            Route(f"{prefix}/object/sign/{{bucket}}/{{path:path}}", self.sign_download, methods=["POST"]),
-            Route(f"{prefix}/object/sign/{{bucket}}/{{path:path}}", self.download, methods=["GET"]),
-            Route(f"{prefix}/object/{{bucket}}", self.remove, methods=["DELETE"]),
-            Route(f"{prefix}/object/list/{{bucket}}", self.list_objects, methods=["POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route(f"{prefix}/bucket/{{bucket}}", self.get_bucket, methods=["GET"]),
+                Route(f"{prefix}/bucket", self.create_bucket, methods=["POST"]),
+                Route(f"{prefix}/object/upload/sign/{{bucket}}/{{path:path}}", self.sign_upload, methods=["POST"]),
+                Route(f"{prefix}/object/upload/sign/{{bucket}}/{{path:path}}", self.upload, methods=["PUT"]),
+                Route(f"{prefix}/object/sign/{{bucket}}/{{path:path}}", self.sign_download, methods=["POST"]),
+                Route(f"{prefix}/object/sign/{{bucket}}/{{path:path}}", self.download, methods=["GET"]),
+                Route(f"{prefix}/object/{{bucket}}", self.remove, methods=["DELETE"]),
+                Route(f"{prefix}/object/list/{{bucket}}", self.list_objects, methods=["POST"]),
+            ]
+        )
 
     def _refused(self, request: Request) -> Response | None:
         if self.fail_next:
@@ -66,9 +68,17 @@ class FakeSupabaseStorage:
         body = await request.json()
         if body["id"] in self.buckets:
             return storage_error(409, "Duplicate", "The resource already exists")
-        now = datetime.now(timezone.utc).isoformat()
-        self.buckets[body["id"]] = {"id": body["id"], "name": body["name"], "owner": "", "public": body.get("public", False),
-                                    "created_at": now, "updated_at": now, "file_size_limit": None, "allowed_mime_types": None}
+        now = datetime.now(UTC).isoformat()
+        self.buckets[body["id"]] = {
+            "id": body["id"],
+            "name": body["name"],
+            "owner": "",
+            "public": body.get("public", False),
+            "created_at": now,
+            "updated_at": now,
+            "file_size_limit": None,
+            "allowed_mime_types": None,
+        }
         return JSONResponse({"name": body["id"]})
 
     async def sign_upload(self, request: Request) -> Response:
@@ -132,9 +142,9 @@ class FakeSupabaseStorage:
         for stored_bucket, path in self.objects:
             if stored_bucket != bucket or (prefix and not path.startswith(prefix + "/")):
                 continue
-            rest = path[len(prefix) + 1:] if prefix else path
+            rest = path[len(prefix) + 1 :] if prefix else path
             name, _, below = rest.partition("/")
             entries[name] = {"name": name, "id": None if below else f"id-{path}", "metadata": None if below else {}}
         ordered = [entries[name] for name in sorted(entries)]
         offset, limit = int(body.get("offset", 0)), int(body.get("limit", 100))
-        return JSONResponse(ordered[offset:offset + limit])
+        return JSONResponse(ordered[offset : offset + limit])

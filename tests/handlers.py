@@ -23,8 +23,17 @@ def quick_video_handler(job: dict[str, Any]) -> dict[str, Any]:
         time.sleep(0.05)
     put_file(job_input["upload"]["video"], encode_mp4(frames, 8), "video/mp4")
     put_file(job_input["upload"]["poster"], encode_poster(frames), "image/jpeg")
-    return {"video": "uploaded", "poster": "uploaded", "seed": job_input["seed"], "width": 64, "height": 64,
-            "num_frames": 8, "fps": 8, "duration_s": 1.0, "timings": {"total_s": 0.1}}
+    return {
+        "video": "uploaded",
+        "poster": "uploaded",
+        "seed": job_input["seed"],
+        "width": 64,
+        "height": 64,
+        "num_frames": 8,
+        "fps": 8,
+        "duration_s": 1.0,
+        "timings": {"total_s": 0.1},
+    }
 
 
 class GatedHandler:

@@ -1,6 +1,6 @@
 """One status-poller sweep, run as its own process (an app worker) by tests/test_data_path.py.
 
-    python -m tests.poll_sweeper DATABASE_URL RUNPOD_BASE_URL CONCURRENCY  -> prints jobs polled
+python -m tests.poll_sweeper DATABASE_URL RUNPOD_BASE_URL CONCURRENCY  -> prints jobs polled
 """
 
 import asyncio
@@ -14,8 +14,12 @@ from openv_app.settings import Settings
 
 
 async def sweep(database_url: str, runpod_url: str, concurrency: int) -> int:
-    service = JobService(settings=Settings(_env_file=None), db=Database(make_async_engine(database_url)),
-                         runpod=RunPodClient(runpod_url, "standin", "key"), storage=None)  # type: ignore[arg-type]
+    service = JobService(
+        settings=Settings(_env_file=None),
+        db=Database(make_async_engine(database_url)),
+        runpod=RunPodClient(runpod_url, "standin", "key"),
+        storage=None,
+    )  # type: ignore[arg-type]
     try:
         return await poll_once(service, PollerConfig(interval_s=1, concurrency=concurrency, sweep_deadline_s=60))
     finally:

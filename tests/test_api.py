@@ -16,7 +16,15 @@ from openv_app.services.storage import StorageError
 from tests.conftest import run_sync, wait_until
 from tests.handlers import GatedHandler, failing_handler, quick_video_handler
 
-REQUEST = {"prompt": "a lighthouse at dusk", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 4, "seed": 11}
+REQUEST = {
+    "prompt": "a lighthouse at dusk",
+    "width": 256,
+    "height": 144,
+    "num_frames": 9,
+    "fps": 8,
+    "steps": 4,
+    "seed": 11,
+}
 
 
 def video_status(app, video_id: str) -> dict:
@@ -118,7 +126,11 @@ def webhook(app, video_id: str, body, token: str | None = "valid") -> httpx.Resp
     if token == "valid":
         token = webhook_token("test-webhook-secret", video_id)
     params = {"video_id": video_id, **({"token": token} if token else {})}
-    kwargs = {"json": body} if not isinstance(body, bytes) else {"content": body, "headers": {"content-type": "application/json"}}
+    kwargs = (
+        {"json": body}
+        if not isinstance(body, bytes)
+        else {"content": body, "headers": {"content-type": "application/json"}}
+    )
     return httpx.post(f"{app.url}/api/runpod/webhook", params=params, **kwargs)
 
 
@@ -130,8 +142,12 @@ def test_webhook_rejects_forged_and_malformed_reports(app_factory, runpod_factor
     assert webhook(app, video["id"], report, token="0" * 64).status_code == 401
     assert webhook(app, str(uuid.uuid4()), report, token=webhook_token("wrong", video["id"])).status_code == 401
     assert webhook(app, video["id"], b"not json").status_code == 400
-    as_form = httpx.post(f"{app.url}/api/runpod/webhook", params={"video_id": video["id"], "token": webhook_token("test-webhook-secret", video["id"])},
-                         content=b'{"id": "x", "status": "COMPLETED"}', headers={"content-type": "text/plain"})
+    as_form = httpx.post(
+        f"{app.url}/api/runpod/webhook",
+        params={"video_id": video["id"], "token": webhook_token("test-webhook-secret", video["id"])},
+        content=b'{"id": "x", "status": "COMPLETED"}',
+        headers={"content-type": "text/plain"},
+    )
     assert as_form.status_code == 415 and as_form.json()["field"] == "content-type"
     assert webhook(app, video["id"], {"status": "COMPLETED"}).status_code == 422
     assert webhook(app, video["id"], {"id": "another-job", "status": "COMPLETED"}).status_code == 404
@@ -273,8 +289,18 @@ def test_failed_storage_delete_is_retried_until_done(app_factory, runpod_factory
 def test_other_users_videos_are_404(app_factory, runpod_factory, engine):
     app = app_factory(runpod_factory(quick_video_handler, concurrency=0))
     with Session(engine, expire_on_commit=False) as session:
-        theirs = Video(user_id="someone-else", prompt="theirs", model="wan2.1-t2v-1.3b", width=128, height=128,
-                       num_frames=9, fps=8, steps=2, guidance_scale=5, seed=1)
+        theirs = Video(
+            user_id="someone-else",
+            prompt="theirs",
+            model="wan2.1-t2v-1.3b",
+            width=128,
+            height=128,
+            num_frames=9,
+            fps=8,
+            steps=2,
+            guidance_scale=5,
+            seed=1,
+        )
         session.add(theirs)
         session.commit()
     video_id = str(theirs.id)

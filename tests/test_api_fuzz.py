@@ -15,8 +15,9 @@ from tests.clerk_tokens import TokenMaker
 from tests.handlers import quick_video_handler
 
 EXAMPLES = 25
-SETTINGS = hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
-                               suppress_health_check=list(hypothesis.HealthCheck))
+SETTINGS = hypothesis.settings(
+    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck)
+)
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     schemathesis.checks.status_code_conformance,
@@ -34,8 +35,12 @@ def auth(caller: str | None) -> dict[str, str]:
 
 @pytest.fixture
 def api_schema(app_factory, runpod_factory):
-    app = app_factory(runpod_factory(quick_video_handler, concurrency=0), max_concurrent_jobs=1000,
-                      daily_quota=100_000, **MAKER.settings())
+    app = app_factory(
+        runpod_factory(quick_video_handler, concurrency=0),
+        max_concurrent_jobs=1000,
+        daily_quota=100_000,
+        **MAKER.settings(),
+    )
     return schemathesis.openapi.from_url(f"{app.url}/api/openapi.json")
 
 
@@ -64,5 +69,4 @@ def test_following_links_never_breaks_the_api(api_schema):
         def validate_response(self, response, case, **kwargs):
             case.validate_response(response, checks=CHECKS[:4])
 
-    run_state_machine_as_test(AsUserA, settings=hypothesis.settings(
-        SETTINGS, max_examples=15, stateful_step_count=6))
+    run_state_machine_as_test(AsUserA, settings=hypothesis.settings(SETTINGS, max_examples=15, stateful_step_count=6))

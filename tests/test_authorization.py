@@ -8,11 +8,11 @@ import asyncio
 import httpx
 import pytest
 
+from openv_app.services.errors import AuthError
+from openv_app.services.signing import webhook_token
 from openv_app.states import library, session, studio
 from openv_app.states.library import LibraryState, VideoCard
 from openv_app.states.studio import GenerateState
-from openv_app.services.errors import AuthError
-from openv_app.services.signing import webhook_token
 from tests.clerk_tokens import TokenMaker
 from tests.conftest import ARTIFACTS, run_sync
 from tests.handlers import quick_video_handler
@@ -51,16 +51,27 @@ def test_api_probe(clerk_app, maker):
     video_id = created.json()["id"]
     rows = []
 
-    for method, path in [("POST", "/api/runpod"), ("GET", "/api/runpod"), ("GET", "/api/videos"), *video_routes(video_id)]:
+    for method, path in [
+        ("POST", "/api/runpod"),
+        ("GET", "/api/runpod"),
+        ("GET", "/api/videos"),
+        *video_routes(video_id),
+    ]:
         anonymous = httpx.request(method, f"{app.url}{path}", json=REQUEST if method == "POST" else None)
         assert anonymous.status_code == 401, (method, path)
-        expired = httpx.request(method, f"{app.url}{path}", json=REQUEST if method == "POST" else None,
-                                headers={"Authorization": f"Bearer {maker.token(sub='user_a', lifetime_s=-60)}"})
+        expired = httpx.request(
+            method,
+            f"{app.url}{path}",
+            json=REQUEST if method == "POST" else None,
+            headers={"Authorization": f"Bearer {maker.token(sub='user_a', lifetime_s=-60)}"},
+        )
         assert expired.status_code == 401, (method, path)
         rows.append((f"{method} {path.replace(video_id, '{A}')}", "no token", anonymous.status_code))
 
     for method, path in video_routes(video_id):
-        as_b = httpx.request(method, f"{app.url}{path}", headers=bearer(maker, "user_b"), json={} if method == "POST" else None)
+        as_b = httpx.request(
+            method, f"{app.url}{path}", headers=bearer(maker, "user_b"), json={} if method == "POST" else None
+        )
         assert as_b.status_code == 404, (method, path, as_b.text)
         rows.append((f"{method} {path.replace(video_id, '{A}')}", "user B", as_b.status_code))
 
@@ -69,8 +80,11 @@ def test_api_probe(clerk_app, maker):
     rows.append(("GET /api/videos", "user B", "200, A's video absent"))
 
     # The webhook needs the per-video token, not a user; B holding A's id learns nothing.
-    forged = httpx.post(f"{app.url}/api/runpod/webhook", params={"video_id": video_id, "token": webhook_token("guess", video_id)},
-                        json={"id": "x", "status": "COMPLETED"})
+    forged = httpx.post(
+        f"{app.url}/api/runpod/webhook",
+        params={"video_id": video_id, "token": webhook_token("guess", video_id)},
+        json={"id": "x", "status": "COMPLETED"},
+    )
     assert forged.status_code == 401
     rows.append(("POST /api/runpod/webhook", "forged token", forged.status_code))
 
@@ -189,8 +203,8 @@ def write_table(name: str, rows: list[tuple]) -> None:
 
 
 def test_session_token_from_the_browser_is_verified_on_the_server(monkeypatch, maker):
-    from openv_app.states.session import SessionState
     from openv_app.settings import Settings
+    from openv_app.states.session import SessionState
 
     settings = Settings(_env_file=None, **maker.settings())
     monkeypatch.setattr(session, "get_settings", lambda: settings)

@@ -11,18 +11,21 @@ from worker.contract import JobInput, JobOutput, Progress
 from worker.handler import validation_message
 
 # Values around and beyond every bound, valid and not.
-fields = st.fixed_dictionaries({}, optional={
-    "prompt": st.one_of(st.text(max_size=30), st.text(min_size=3990, max_size=4010)),
-    "negative_prompt": st.text(max_size=30),
-    "model": st.sampled_from(["wan2.1-t2v-1.3b", "sora", ""]),
-    "width": st.one_of(st.integers(0, 2000), st.sampled_from([112, 128, 1280, 1296])),
-    "height": st.one_of(st.integers(0, 2000), st.sampled_from([112, 128, 1280, 1296])),
-    "num_frames": st.integers(0, 200),
-    "fps": st.integers(0, 40),
-    "steps": st.integers(-1, 120),
-    "guidance_scale": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-1, 25)),
-    "seed": st.one_of(st.none(), st.integers(-1, 2**33)),
-})
+fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "prompt": st.one_of(st.text(max_size=30), st.text(min_size=3990, max_size=4010)),
+        "negative_prompt": st.text(max_size=30),
+        "model": st.sampled_from(["wan2.1-t2v-1.3b", "sora", ""]),
+        "width": st.one_of(st.integers(0, 2000), st.sampled_from([112, 128, 1280, 1296])),
+        "height": st.one_of(st.integers(0, 2000), st.sampled_from([112, 128, 1280, 1296])),
+        "num_frames": st.integers(0, 200),
+        "fps": st.integers(0, 40),
+        "steps": st.integers(-1, 120),
+        "guidance_scale": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-1, 25)),
+        "seed": st.one_of(st.none(), st.integers(-1, 2**33)),
+    },
+)
 
 
 @settings(max_examples=500)
@@ -53,7 +56,17 @@ def test_the_worker_names_the_field_the_app_would():
 
 
 def test_output_and_progress_shapes_round_trip():
-    output = JobOutput(video="v", poster=None, seed=1, width=128, height=128, num_frames=9, fps=8, duration_s=1.125,
-                       engine="tiny", timings={"total_s": 0.5})
+    output = JobOutput(
+        video="v",
+        poster=None,
+        seed=1,
+        width=128,
+        height=128,
+        num_frames=9,
+        fps=8,
+        duration_s=1.125,
+        engine="tiny",
+        timings={"total_s": 0.5},
+    )
     assert JobOutput.model_validate(output.model_dump()) == output
     assert Progress.model_validate({"stage": "denoising", "step": 1, "total": 4}).step == 1

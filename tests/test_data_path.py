@@ -27,8 +27,9 @@ REQUEST = {"prompt": "a race between submits", "width": 256, "height": 144, "num
 
 
 def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        args, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -49,14 +50,32 @@ def api_processes(database_url: str, runpod_factory, tmp_path: Path) -> Iterator
         urls = []
         for index in range(count):
             port = free_port()
-            env = {"DATABASE_URL": database_url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                   "RUNPOD_API_KEY": runpod.api_key, "RUNPOD_BASE_URL": runpod.base_url,
-                   "LOCAL_STORAGE_DIR": str(tmp_path / "storage"), **settings}
-            processes.append(start_process(
-                [sys.executable, "-m", "uvicorn", "openv_app.api.routes:api", "--port", str(port), "--log-level", "warning"],
-                env, tmp_path / f"app-{index}.log"))
+            env = {
+                "DATABASE_URL": database_url,
+                "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                "RUNPOD_API_KEY": runpod.api_key,
+                "RUNPOD_BASE_URL": runpod.base_url,
+                "LOCAL_STORAGE_DIR": str(tmp_path / "storage"),
+                **settings,
+            }
+            processes.append(
+                start_process(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "openv_app.api.routes:api",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                    ],
+                    env,
+                    tmp_path / f"app-{index}.log",
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(urls, processes[-count:]):
+        for url, process in zip(urls, processes[-count:], strict=True):
             wait_until(lambda: process.poll() is None and _answers(f"{url}/api/health"), timeout=60, interval=0.2)
         return urls
 
@@ -82,7 +101,10 @@ async def submit_all_at_once(urls: list[str], count: int) -> list[int]:
 
 @pytest.mark.parametrize(
     "limits,refused",
-    [({"MAX_CONCURRENT_JOBS": "5", "DAILY_QUOTA": "1000"}, 409), ({"MAX_CONCURRENT_JOBS": "1000", "DAILY_QUOTA": "5"}, 429)],
+    [
+        ({"MAX_CONCURRENT_JOBS": "5", "DAILY_QUOTA": "1000"}, 409),
+        ({"MAX_CONCURRENT_JOBS": "1000", "DAILY_QUOTA": "5"}, 429),
+    ],
     ids=["unfinished-jobs", "daily-quota"],
 )
 def test_limits_hold_for_concurrent_submits_across_two_processes(api_processes, engine, limits, refused):
@@ -103,8 +125,21 @@ def slow_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """The test database behind a proxy that adds 150 ms each way (PostgreSQL only)."""
     url = sa.make_url(database_url)
     port = free_port()
-    proxy = start_process([sys.executable, "-m", "bench.delay_proxy", "--port", str(port),
-                           "--target", f"{url.host}:{url.port or 5432}", "--delay-ms", "150"], {}, tmp_path / "proxy.log")
+    proxy = start_process(
+        [
+            sys.executable,
+            "-m",
+            "bench.delay_proxy",
+            "--port",
+            str(port),
+            "--target",
+            f"{url.host}:{url.port or 5432}",
+            "--delay-ms",
+            "150",
+        ],
+        {},
+        tmp_path / "proxy.log",
+    )
     try:
         wait_until(lambda: _port_open(port), timeout=20, interval=0.1)
         yield url.set(port=port).render_as_string(hide_password=False)
@@ -129,9 +164,14 @@ def test_event_loop_answers_while_database_round_trips_are_slow(app_factory, run
 
     async def storm_and_probe() -> tuple[list[float], list[int]]:
         async with httpx.AsyncClient(timeout=30) as client:
-            storm = [asyncio.create_task(client.post(f"{app.url}/api/runpod/webhook",
-                                                      params={"video_id": video["id"], "token": token}, json=progress))
-                     for _ in range(20)]
+            storm = [
+                asyncio.create_task(
+                    client.post(
+                        f"{app.url}/api/runpod/webhook", params={"video_id": video["id"], "token": token}, json=progress
+                    )
+                )
+                for _ in range(20)
+            ]
             await asyncio.sleep(0.2)  # the deliveries are now waiting on the database
             probes = []
             for _ in range(5):
@@ -155,8 +195,14 @@ def test_three_processes_sweep_concurrently_and_never_poll_the_same_job(database
     videos = insert_in_flight_videos(engine, 300)
     standin = SlowStatusEndpoint(delay_s=0.05)
     with ServerThread(standin.app) as server:
-        workers = [start_process([sys.executable, "-m", "tests.poll_sweeper", database_url, f"{server.url}/v2", "4"],
-                                 {}, tmp_path / f"sweeper-{index}.log") for index in range(3)]
+        workers = [
+            start_process(
+                [sys.executable, "-m", "tests.poll_sweeper", database_url, f"{server.url}/v2", "4"],
+                {},
+                tmp_path / f"sweeper-{index}.log",
+            )
+            for index in range(3)
+        ]
         for worker in workers:
             assert worker.wait(timeout=120) == 0, (tmp_path / "sweeper-0.log").read_text()
     polled = [int((tmp_path / f"sweeper-{index}.log").read_text().split()[-1]) for index in range(3)]

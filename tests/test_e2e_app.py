@@ -21,8 +21,14 @@ def test_health_reports_database_and_version(prod_app):
 
 def test_only_the_apps_own_origin_may_call_the_api(prod_app):
     def preflight(origin: str) -> httpx.Response:
-        return httpx.options(f"{prod_app.url}/api/runpod", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+        return httpx.options(
+            f"{prod_app.url}/api/runpod",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
 
     assert "access-control-allow-origin" not in preflight("https://evil.test").headers
     assert preflight(prod_app.url).headers["access-control-allow-origin"] == prod_app.url

@@ -6,7 +6,6 @@ import time
 import uuid
 
 import httpx
-
 from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS, wait_until
@@ -109,7 +108,10 @@ def test_second_tab_sees_updates_and_reload_keeps_everything(prod_app, browser, 
 
 def test_form_rules_keyboard_submit_and_limit_message(prod_app, page):
     open_studio(page, prod_app)
-    wait_until(lambda: page.locator(".video-card[data-status='PENDING'], .video-card[data-status='PROCESSING']").count() == 0, timeout=60)
+    wait_until(
+        lambda: page.locator(".video-card[data-status='PENDING'], .video-card[data-status='PROCESSING']").count() == 0,
+        timeout=60,
+    )
     page.fill("#prompt", "x" * 1001)
     expect(page.locator("#prompt-counter")).to_have_text("1001 / 1000")
     expect(page.locator("#generate")).to_be_disabled()
@@ -136,8 +138,17 @@ def test_phone_width_has_no_horizontal_scroll(prod_app, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone = context.new_page()
     # A card of its own to lay out, whatever ran before.
-    httpx.post(f"{prod_app.url}/api/runpod", json={"prompt": unique("a phone-sized card"), "width": 128, "height": 128,
-                                                   "num_frames": 9, "fps": 8, "steps": 2}).raise_for_status()
+    httpx.post(
+        f"{prod_app.url}/api/runpod",
+        json={
+            "prompt": unique("a phone-sized card"),
+            "width": 128,
+            "height": 128,
+            "num_frames": 9,
+            "fps": 8,
+            "steps": 2,
+        },
+    ).raise_for_status()
     open_studio(phone, prod_app)
     phone.wait_for_selector(".video-card")
     overflow = phone.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")

@@ -50,15 +50,24 @@ def test_webhook_result_reaches_tabs_on_two_workers_within_a_second(prod_app, br
     pages = list(tabs_by_worker.values())
 
     prompt = f"two workers, one webhook, take your time {uuid.uuid4().hex[:8]}"
-    video = httpx.post(f"{prod_app.url}/api/runpod", json={"prompt": prompt, "width": 128, "height": 128,
-                                                          "num_frames": 9, "fps": 8, "steps": 2}, timeout=30).json()
+    video = httpx.post(
+        f"{prod_app.url}/api/runpod",
+        json={"prompt": prompt, "width": 128, "height": 128, "num_frames": 9, "fps": 8, "steps": 2},
+        timeout=30,
+    ).json()
     for page in pages:  # the new card reaches both tabs
         page.wait_for_function(CARD_STATUS_JS, arg=[prompt, "PENDING"], polling="raf", timeout=10000)
 
-    report = {"id": video["runpod_job_id"], "status": "COMPLETED",
-              "output": {"video": "uploaded", "poster": "uploaded", "duration_s": 1.0}}
-    delivered = httpx.post(f"{prod_app.url}/api/runpod/webhook", json=report,
-                           params={"video_id": video["id"], "token": webhook_token("e2e-secret", video["id"])})
+    report = {
+        "id": video["runpod_job_id"],
+        "status": "COMPLETED",
+        "output": {"video": "uploaded", "poster": "uploaded", "duration_s": 1.0},
+    }
+    delivered = httpx.post(
+        f"{prod_app.url}/api/runpod/webhook",
+        json=report,
+        params={"video_id": video["id"], "token": webhook_token("e2e-secret", video["id"])},
+    )
     assert delivered.json() == {"ok": True, "changed": True}
     answered = time.monotonic()
     for page in pages:
@@ -74,11 +83,18 @@ async def connect_and_close_tabs(url: str, registry: RedisTabs, user: str, count
     tokens = [str(uuid.uuid4()) for _ in range(count)]
     clients = [socketio.AsyncClient(reconnection=False) for _ in tokens]
     for start in range(0, count, 100):
-        await asyncio.gather(*(
-            client.connect(f"{url}?token={token}", socketio_path="_event", transports=["websocket"],
-                           namespaces=["/_event"], wait_timeout=20)
-            for client, token in zip(clients[start:start + 100], tokens[start:start + 100])
-        ))
+        await asyncio.gather(
+            *(
+                client.connect(
+                    f"{url}?token={token}",
+                    socketio_path="_event",
+                    transports=["websocket"],
+                    namespaces=["/_event"],
+                    wait_timeout=20,
+                )
+                for client, token in zip(clients[start : start + 100], tokens[start : start + 100], strict=True)
+            )
+        )
     for token in tokens:
         await registry.add(user, token)
     registered = len(await registry.tabs_of(user))

@@ -35,11 +35,25 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(empty_database_url):
 
 
 def test_timestamps_come_back_timezone_aware(engine):
-    from openv_app.models import Video
     from sqlmodel import Session, select
 
+    from openv_app.models import Video
+
     with Session(engine) as session:
-        session.add(Video(user_id="u", prompt="p", model="m", width=1, height=1, num_frames=1, fps=1, steps=1, guidance_scale=1, seed=2**32 - 1))
+        session.add(
+            Video(
+                user_id="u",
+                prompt="p",
+                model="m",
+                width=1,
+                height=1,
+                num_frames=1,
+                fps=1,
+                steps=1,
+                guidance_scale=1,
+                seed=2**32 - 1,
+            )
+        )
         session.commit()
     with Session(engine) as session:
         video = session.exec(select(Video)).one()

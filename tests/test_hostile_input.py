@@ -17,19 +17,26 @@ REQUEST = {"prompt": "a careful outsider", "width": 256, "height": 144, "num_fra
 
 
 def post_json(app, path: str, text: str, **kwargs) -> httpx.Response:
-    return httpx.post(f"{app.url}{path}", content=text.encode("utf-8", "surrogatepass"),
-                      headers={"content-type": "application/json"}, **kwargs)
+    return httpx.post(
+        f"{app.url}{path}",
+        content=text.encode("utf-8", "surrogatepass"),
+        headers={"content-type": "application/json"},
+        **kwargs,
+    )
 
 
-@pytest.mark.parametrize("field,raw", [
-    ("prompt", '"a fox\\u0000 in snow"'),
-    ("prompt", '"a lone \\ud800 surrogate"'),
-    ("negative_prompt", '"blurry\\u0000"'),
-    ("negative_prompt", '"\\udfff"'),
-    ("guidance_scale", "NaN"),
-    ("guidance_scale", "Infinity"),
-    ("seed", "1" * 400),
-])
+@pytest.mark.parametrize(
+    "field,raw",
+    [
+        ("prompt", '"a fox\\u0000 in snow"'),
+        ("prompt", '"a lone \\ud800 surrogate"'),
+        ("negative_prompt", '"blurry\\u0000"'),
+        ("negative_prompt", '"\\udfff"'),
+        ("guidance_scale", "NaN"),
+        ("guidance_scale", "Infinity"),
+        ("seed", "1" * 400),
+    ],
+)
 def test_unstorable_or_absurd_values_are_400_naming_the_field(app_factory, field, raw):
     app = app_factory()
     body = json.dumps({**REQUEST, field: "__RAW__"}).replace('"__RAW__"', raw)
@@ -50,14 +57,20 @@ def test_deep_nesting_oversize_bodies_and_wrong_content_types(app_factory):
     assert httpx.get(f"{app.url}/api/videos").json()["videos"] == []
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"limit": "abc"}, "limit"),
-    ({"limit": "9" * 500}, "limit"),
-    ({"limit": "٣"}, "limit"),  # an Arabic-Indic digit
-    ({"before": "2026-01-01T00:00:00|00000000-0000-0000-0000-000000000000"}, "before"),  # no time zone
-    ({"before": "0001-01-01T00:00:00+01:00|00000000-0000-0000-0000-000000000000"}, "before"),  # before year 1 in UTC
-    ({"before": "x" * 10_000}, "before"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"limit": "abc"}, "limit"),
+        ({"limit": "9" * 500}, "limit"),
+        ({"limit": "٣"}, "limit"),  # an Arabic-Indic digit
+        ({"before": "2026-01-01T00:00:00|00000000-0000-0000-0000-000000000000"}, "before"),  # no time zone
+        (
+            {"before": "0001-01-01T00:00:00+01:00|00000000-0000-0000-0000-000000000000"},
+            "before",
+        ),  # before year 1 in UTC
+        ({"before": "x" * 10_000}, "before"),
+    ],
+)
 def test_bad_query_parameters_are_400_in_the_error_shape(app_factory, params, field):
     response = httpx.get(f"{app_factory().url}/api/videos", params=params)
     assert response.status_code == 400, response.text
@@ -79,8 +92,7 @@ def test_signed_urls_refuse_odd_expiries_and_cover_the_download_name(app_factory
     download = run_sync(app.storage.create_download_url("dev-user/v.mp4", "clip.mp4"))
     assert httpx.get(download).headers["content-disposition"].startswith("attachment")
     url = httpx.URL(download)
-    for changed in ({"download": "other.mp4"}, {"expires": "١٧٩٩٩٩٩٩٩٩"}, {"expires": "9" * 5000},
-                    {"sig": "é" * 64}):
+    for changed in ({"download": "other.mp4"}, {"expires": "١٧٩٩٩٩٩٩٩٩"}, {"expires": "9" * 5000}, {"sig": "é" * 64}):
         tampered = httpx.get(url.copy_merge_params(changed))
         assert tampered.status_code == 403 and tampered.json()["field"] == "sig", changed
     without_name = httpx.get(url.copy_remove_param("download"))
@@ -97,15 +109,22 @@ def test_odd_report_values_are_cleaned_and_the_status_still_applies(app_factory,
     app = app_factory(runpod_factory(quick_video_handler, concurrency=0))
     video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
     job = video["runpod_job_id"]
-    progress = ('{"id": "%s", "status": "IN_PROGRESS", "output": {"stage": "%s\\u0000\\ud800", "step": 1e308, '
-                '"total": 1e-308}}' % (job, "s" * 5000))
+    progress = (
+        '{"id": "%s", "status": "IN_PROGRESS", "output": {"stage": "%s\\u0000\\ud800", "step": 1e308, '
+        '"total": 1e-308}}' % (job, "s" * 5000)
+    )
     assert webhook(app, video, progress).status_code == 200
     running = httpx.get(f"{app.url}/api/runpod/{video['id']}").json()
     assert running["status"] == "PROCESSING" and running["progress"] == 99 and len(running["stage"]) == 50
-    assert webhook(app, video, {"id": job, "status": "IN_PROGRESS", "output": {"stage": 12, "step": "x"}}).status_code == 200
+    assert (
+        webhook(app, video, {"id": job, "status": "IN_PROGRESS", "output": {"stage": 12, "step": "x"}}).status_code
+        == 200
+    )
 
-    done = ('{"id": "%s", "status": "COMPLETED", "output": {"video": "v", "poster": "p", "duration_s": NaN, '
-            '"timings": {"total_s": Infinity, "load_s": 1.5, "\\u0000": 2}}}' % job)
+    done = (
+        '{"id": "%s", "status": "COMPLETED", "output": {"video": "v", "poster": "p", "duration_s": NaN, '
+        '"timings": {"total_s": Infinity, "load_s": 1.5, "\\u0000": 2}}}' % job
+    )
     assert webhook(app, video, done).json()["changed"] is True
     completed = httpx.get(f"{app.url}/api/runpod/{video['id']}").json()
     assert completed["status"] == "COMPLETED" and completed["duration_s"] is None
@@ -115,10 +134,16 @@ def test_a_failure_text_postgres_cannot_store_still_fails_the_video(app_factory,
     app = app_factory(runpod_factory(quick_video_handler, concurrency=0))
     video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
     report = '{"id": "%s", "status": "FAILED", "error": "CUDA\\u0000 out of \\udc00 memory %s"}' % (
-        video["runpod_job_id"], "!" * 10_000)
+        video["runpod_job_id"],
+        "!" * 10_000,
+    )
     assert webhook(app, video, report).json()["changed"] is True
     failed = httpx.get(f"{app.url}/api/runpod/{video['id']}").json()
-    assert failed["status"] == "FAILED" and failed["error"].startswith("CUDA out of ? memory") and len(failed["error"]) == 2000
+    assert (
+        failed["status"] == "FAILED"
+        and failed["error"].startswith("CUDA out of ? memory")
+        and len(failed["error"]) == 2000
+    )
 
 
 @pytest.mark.parametrize("job_id", ["job\\u0000", "j" * 300, "\\ud800"])

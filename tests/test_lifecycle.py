@@ -71,12 +71,16 @@ def test_a_run_without_answer_waits_for_its_webhook_and_is_never_sent_twice(app_
         lost = httpx.post(f"{app.url}/api/runpod", json=REQUEST, timeout=30).json()
     grace = timedelta(seconds=app.service.settings.runpod_job_ttl_s + 6 * 60)
     with engine.begin() as connection:
-        connection.execute(sa.update(Video).where(Video.id == uuid.UUID(lost["id"])).values(
-            created_at=utcnow() - timedelta(minutes=30)))
+        connection.execute(
+            sa.update(Video)
+            .where(Video.id == uuid.UUID(lost["id"]))
+            .values(created_at=utcnow() - timedelta(minutes=30))
+        )
     assert app.run(app.service.fail_lost_submissions()) == 0  # within the ttl: still waiting
     with engine.begin() as connection:
-        connection.execute(sa.update(Video).where(Video.id == uuid.UUID(lost["id"])).values(
-            created_at=utcnow() - grace))
+        connection.execute(
+            sa.update(Video).where(Video.id == uuid.UUID(lost["id"])).values(created_at=utcnow() - grace)
+        )
     assert app.run(app.service.fail_lost_submissions()) == 1
     failed = httpx.get(f"{app.url}/api/runpod/{lost['id']}").json()
     assert failed["status"] == "FAILED" and "never confirmed" in failed["error"]
@@ -99,8 +103,11 @@ def test_deleting_a_running_video_removes_late_uploads_once_upload_urls_expire(a
     assert app.run(app.service.remove_pending_files()) == 0  # URLs still valid: a later upload could come
     assert stored(app, video["id"]) == [f"{video['id']}.jpg", f"{video['id']}.mp4"]
     with engine.begin() as connection:  # the upload URLs' lifetime has passed
-        connection.execute(sa.update(Video).where(Video.id == uuid.UUID(video["id"])).values(
-            uploads_expire_at=utcnow() - timedelta(seconds=1)))
+        connection.execute(
+            sa.update(Video)
+            .where(Video.id == uuid.UUID(video["id"]))
+            .values(uploads_expire_at=utcnow() - timedelta(seconds=1))
+        )
     assert app.run(app.service.remove_pending_files()) == 1
     assert stored(app, video["id"]) == []
 
@@ -111,8 +118,19 @@ def test_orphan_sweep_removes_only_files_no_live_video_owns(app_factory, engine,
     now = utcnow()
 
     def row(**values) -> Video:
-        video = Video(user_id="dev-user", prompt="p", model="wan2.1-t2v-1.3b", width=128, height=128, num_frames=9,
-                      fps=8, steps=2, guidance_scale=5, seed=1, **values)
+        video = Video(
+            user_id="dev-user",
+            prompt="p",
+            model="wan2.1-t2v-1.3b",
+            width=128,
+            height=128,
+            num_frames=9,
+            fps=8,
+            steps=2,
+            guidance_scale=5,
+            seed=1,
+            **values,
+        )
         with engine.begin() as connection:
             connection.execute(sa.insert(Video.__table__).values(video.model_dump(exclude_none=True)))
         return video
@@ -130,6 +148,8 @@ def test_orphan_sweep_removes_only_files_no_live_video_owns(app_factory, engine,
     (app.storage.root / "someone" / f"{live.id}.mp4").write_bytes(b"x")  # another user's path
 
     assert app.run(app.service.sweep_orphan_files(dry_run=dry_run)) == 7
-    remaining = {path.relative_to(app.storage.root).as_posix() for path in app.storage.root.rglob("*") if path.is_file()}
+    remaining = {
+        path.relative_to(app.storage.root).as_posix() for path in app.storage.root.rglob("*") if path.is_file()
+    }
     kept = {f"dev-user/{video_id}{suffix}" for video_id in (live.id, running.id) for suffix in (".mp4", ".jpg")}
     assert remaining == kept if not dry_run else len(remaining) == 11

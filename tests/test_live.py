@@ -9,14 +9,14 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from openv_app import live
 from openv_app.models import Video
-from openv_app.states.library import LibraryState, VideoCard
 from openv_app.services.storage import StorageError
+from openv_app.states.library import LibraryState, VideoCard
 from openv_app.tabs import MemoryTabs
 from tests.conftest import in_own_loop
 
@@ -70,9 +70,24 @@ class FakeApp:
 
 
 def video(user: str = "u1", status: str = "PROCESSING", progress: int = 50) -> Video:
-    now = datetime.now(timezone.utc)
-    return Video(id=uuid.uuid4(), user_id=user, prompt="p", model="m", width=128, height=128, num_frames=9, fps=8,
-                 steps=4, guidance_scale=5, seed=1, status=status, progress=progress, created_at=now, updated_at=now)
+    now = datetime.now(UTC)
+    return Video(
+        id=uuid.uuid4(),
+        user_id=user,
+        prompt="p",
+        model="m",
+        width=128,
+        height=128,
+        num_frames=9,
+        fps=8,
+        steps=4,
+        guidance_scale=5,
+        seed=1,
+        status=status,
+        progress=progress,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 @pytest.fixture(autouse=True)

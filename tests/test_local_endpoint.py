@@ -69,8 +69,8 @@ def test_runpod_sdk_cancel_health_purge(runpod_factory, sdk):
     assert running.cancel()["status"] == "CANCELLED"
     assert queued[0].cancel()["status"] == "CANCELLED"
     assert endpoint.purge_queue()["removed"] == 2
-    with pytest.raises(Exception):
-        queued[1].status()  # purged jobs are gone: 404
+    with pytest.raises(Exception, match="404"):
+        queued[1].status()  # purged jobs are gone
     gate.release.set()
     assert running.status() == "CANCELLED"
 
@@ -91,7 +91,9 @@ def get(local, path):
     return httpx.get(f"{local.base_url}/local{path}", headers={"Authorization": f"Bearer {local.api_key}"})
 
 
-@pytest.mark.parametrize("handler,output", [(async_handler, {"async": True}), (generator_handler, [{"part": 1}, {"part": 2}])])
+@pytest.mark.parametrize(
+    "handler,output", [(async_handler, {"async": True}), (generator_handler, [{"part": 1}, {"part": 2}])]
+)
 def test_async_and_generator_handlers(runpod_factory, handler, output):
     local = runpod_factory(handler)
     job_id = post(local, "/run", {"input": {}}).json()["id"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,22 +17,45 @@ from openv_app.services.transitions import MAX_ERROR_LENGTH, MAX_STAGE_LENGTH, a
 
 RANK = {"PENDING": 0, "PROCESSING": 1, "COMPLETED": 2, "FAILED": 2, "CANCELLED": 2}
 
-odd_values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.lists(st.integers(), max_size=3))
+odd_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.lists(st.integers(), max_size=3)
+)
 outputs = st.one_of(
     odd_values,
-    st.fixed_dictionaries({}, optional={
-        "stage": odd_values, "step": odd_values, "total": odd_values, "video": odd_values, "poster": odd_values,
-        "duration_s": odd_values, "error": odd_values,
-        "timings": st.one_of(odd_values, st.dictionaries(st.text(max_size=5), odd_values, max_size=4)),
-    }),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "stage": odd_values,
+            "step": odd_values,
+            "total": odd_values,
+            "video": odd_values,
+            "poster": odd_values,
+            "duration_s": odd_values,
+            "error": odd_values,
+            "timings": st.one_of(odd_values, st.dictionaries(st.text(max_size=5), odd_values, max_size=4)),
+        },
+    ),
 )
-reports = st.builds(RunPodJob, id=st.just("job"), status=st.sampled_from(sorted(RUNPOD_STATUSES)), output=outputs,
-                    error=odd_values)
+reports = st.builds(
+    RunPodJob, id=st.just("job"), status=st.sampled_from(sorted(RUNPOD_STATUSES)), output=outputs, error=odd_values
+)
 
 
 def new_video() -> Video:
-    return Video(id=uuid.uuid4(), user_id="u", prompt="p", model="m", width=128, height=128, num_frames=9, fps=8,
-                 steps=4, guidance_scale=5, seed=1, runpod_job_id="job")
+    return Video(
+        id=uuid.uuid4(),
+        user_id="u",
+        prompt="p",
+        model="m",
+        width=128,
+        height=128,
+        num_frames=9,
+        fps=8,
+        steps=4,
+        guidance_scale=5,
+        seed=1,
+        runpod_job_id="job",
+    )
 
 
 @settings(max_examples=300)
@@ -58,7 +81,7 @@ def test_a_cursor_decodes_to_what_was_encoded(created_at, video_id):
     video = new_video()
     video.id, video.created_at = video_id, created_at
     try:
-        expected = created_at.astimezone(timezone.utc)
+        expected = created_at.astimezone(UTC)
     except OverflowError:  # outside what a UTC timestamp can hold
         return
     assert decode_cursor(encode_cursor(video)) == (expected, video_id)

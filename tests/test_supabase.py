@@ -64,7 +64,9 @@ def test_worker_uploads_to_signed_url_and_browser_downloads(supabase):
     async def sign_upload_and_download():
         upload = await storage.create_upload_url("user/v.mp4")
         put_file(upload, b"mp4-bytes", "video/mp4")
-        return await storage.create_download_url("user/v.mp4"), await storage.create_download_url("user/v.mp4", "clip.mp4")
+        return await storage.create_download_url("user/v.mp4"), await storage.create_download_url(
+            "user/v.mp4", "clip.mp4"
+        )
 
     url, download_url = run_sync(sign_upload_and_download())
     assert supabase.objects[("videos", "user/v.mp4")] == (b"mp4-bytes", "video/mp4")
@@ -105,7 +107,9 @@ def test_end_to_end_with_supabase_storage(app_factory, runpod_factory, supabase)
     app = app_factory(runpod_factory(quick_video_handler), storage=storage_for(supabase))
     request = {"prompt": "a kite over dunes", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
     video = httpx.post(f"{app.url}/api/runpod", json=request).json()
-    done = wait_until(lambda: (b := httpx.get(f"{app.url}/api/runpod/{video['id']}").json())["status"] == "COMPLETED" and b)
+    done = wait_until(
+        lambda: (b := httpx.get(f"{app.url}/api/runpod/{video['id']}").json())["status"] == "COMPLETED" and b
+    )
     assert httpx.get(done["video_url"]).headers["content-type"] == "video/mp4"
     assert ("videos", f"dev-user/{video['id']}.jpg") in supabase.objects
     assert httpx.delete(f"{app.url}/api/videos/{video['id']}").status_code == 204
@@ -115,7 +119,9 @@ def test_end_to_end_with_supabase_storage(app_factory, runpod_factory, supabase)
 @pytest.mark.postgres_only
 def test_postgres_through_a_transaction_pooler_setting(empty_database_url):
     """Prepared statements off (as Supabase's port-6543 pooler needs) and the migrations unchanged."""
-    url = empty_database_url.replace("postgresql+psycopg://", "postgresql://") + "?sslmode=disable&application_name=openv"
+    url = (
+        empty_database_url.replace("postgresql+psycopg://", "postgresql://") + "?sslmode=disable&application_name=openv"
+    )
     migrate(url)
     engine = make_sync_engine(url)
     with engine.connect() as connection:

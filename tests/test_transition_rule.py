@@ -27,8 +27,20 @@ VIDEO_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 
 
 def new_video() -> Video:
-    return Video(id=VIDEO_ID, user_id="u", prompt="p", model="m", width=128, height=128,
-                 num_frames=9, fps=8, steps=10, guidance_scale=5, seed=1, runpod_job_id="job")
+    return Video(
+        id=VIDEO_ID,
+        user_id="u",
+        prompt="p",
+        model="m",
+        width=128,
+        height=128,
+        num_frames=9,
+        fps=8,
+        steps=10,
+        guidance_scale=5,
+        seed=1,
+        runpod_job_id="job",
+    )
 
 
 def final_state(order: list[str]) -> tuple:
@@ -67,7 +79,10 @@ def test_progress_never_goes_backwards():
     assert video.status == VideoStatus.PROCESSING
 
 
-@pytest.mark.parametrize("first,second", [("FAILED", "COMPLETED"), ("COMPLETED", "FAILED"), ("CANCELLED", "COMPLETED"), ("TIMED_OUT", "CANCELLED")])
+@pytest.mark.parametrize(
+    "first,second",
+    [("FAILED", "COMPLETED"), ("COMPLETED", "FAILED"), ("CANCELLED", "COMPLETED"), ("TIMED_OUT", "CANCELLED")],
+)
 def test_first_terminal_status_wins(first, second):
     video = new_video()
     apply_runpod_status(video, RunPodJob(id="job", status=first, output=DONE, error="boom"))
@@ -109,7 +124,17 @@ SQL_REPORTS = [
     RunPodJob(id="job", status="CANCELLED"),
     RunPodJob(id="job", status="TIMED_OUT"),
 ]
-COMPARED = ("status", "runpod_status", "progress", "stage", "video_path", "poster_path", "duration_s", "timings", "error")
+COMPARED = (
+    "status",
+    "runpod_status",
+    "progress",
+    "stage",
+    "video_path",
+    "poster_path",
+    "duration_s",
+    "timings",
+    "error",
+)
 
 
 def snapshot(video: Video) -> tuple:
@@ -149,6 +174,8 @@ async def test_sql_transition_adopts_a_job_id_not_stored_yet_but_never_another(d
         done = RunPodJob(id="early-job", status="COMPLETED", output=DONE)
         [row] = await db.rows(*transition_update(video.id, "early-job", done))
         assert (row["runpod_job_id"], row["status"]) == ("early-job", "COMPLETED")
-        assert await db.rows(*transition_update(video.id, "other-job", RunPodJob(id="other-job", status="FAILED"))) == []
+        assert (
+            await db.rows(*transition_update(video.id, "other-job", RunPodJob(id="other-job", status="FAILED"))) == []
+        )
     finally:
         await db.engine.dispose()

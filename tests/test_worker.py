@@ -105,8 +105,14 @@ def test_handler_inline_output_and_progress_in_order(tiny_weights, progress_log)
 
 @pytest.mark.parametrize(
     "bad,field",
-    [({"prompt": ""}, "prompt"), ({"width": 5000}, "width"), ({"steps": 0}, "steps"), ({"seed": -3}, "seed"),
-     ({"num_frames": "many"}, "num_frames"), ({"upload": {"video": ""}}, "upload.video")],
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"width": 5000}, "width"),
+        ({"steps": 0}, "steps"),
+        ({"seed": -3}, "seed"),
+        ({"num_frames": "many"}, "num_frames"),
+        ({"upload": {"video": ""}}, "upload.video"),
+    ],
 )
 def test_bad_input_returns_an_error_naming_the_field(bad, field):
     result = worker_handler.handler({"id": "job", "input": tiny_handler_input(**bad)})
@@ -147,7 +153,9 @@ def test_uploads_fail_cleanly():
         with pytest.raises(UploadError, match="403"):
             put_file(f"{server.url}/v.mp4", b"x", "video/mp4", backoff_s=0.01)
         assert forbidden.calls == 1  # a 403 is not retried
-        result = worker_handler.handler({"id": "j", "input": tiny_handler_input(upload={"video": f"{server.url}/v.mp4"})})
+        result = worker_handler.handler(
+            {"id": "j", "input": tiny_handler_input(upload={"video": f"{server.url}/v.mp4"})}
+        )
     assert result == {"error": "upload failed: HTTP 403: "}
     with pytest.raises(UploadError):
         put_file("http://127.0.0.1:9/nothing", b"x", "video/mp4", attempts=2, backoff_s=0.01)
@@ -158,7 +166,12 @@ def test_real_handler_end_to_end_through_the_app(app_factory, runpod_factory, ti
     app = app_factory(runpod_factory(worker_handler.handler))
     request = {"prompt": "a paper boat on a lake", "width": 128, "height": 128, "num_frames": 9, "fps": 8, "steps": 3}
     video = httpx.post(f"{app.url}/api/runpod", json=request).json()
-    done = wait_until(lambda: (b := httpx.get(f"{app.url}/api/runpod/{video['id']}").json())["status"] in ("COMPLETED", "FAILED") and b, timeout=60)
+    done = wait_until(
+        lambda: (
+            (b := httpx.get(f"{app.url}/api/runpod/{video['id']}").json())["status"] in ("COMPLETED", "FAILED") and b
+        ),
+        timeout=60,
+    )
     assert done["status"] == "COMPLETED", done["error"]
     assert done["duration_s"] == pytest.approx(9 / 8)
     with av.open(io.BytesIO(httpx.get(done["video_url"]).content)) as container:

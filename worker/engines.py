@@ -24,7 +24,6 @@ from worker.contract import FRAME_STEP, SIZE_MULTIPLE
 StepCallback = Callable[[int, int], None]
 
 
-
 @dataclass(frozen=True)
 class GenerationParams:
     prompt: str
@@ -83,12 +82,16 @@ class EngineConfig:
 class DiffusersWanEngine:
     """WanPipeline from a local diffusers-format folder; loaded once, reused for every job."""
 
-    def __init__(self, name: str, weights_dir: Path, device: str, first_block_cache: float = 0, compile_blocks: bool = False) -> None:
+    def __init__(
+        self, name: str, weights_dir: Path, device: str, first_block_cache: float = 0, compile_blocks: bool = False
+    ) -> None:
         import torch
         from diffusers import AutoencoderKLWan, WanPipeline
 
         if not (weights_dir / "model_index.json").is_file():
-            raise WeightsMissing(f"no diffusers weights in {weights_dir} (model_index.json missing); set OPENV_WEIGHTS_DIR")
+            raise WeightsMissing(
+                f"no diffusers weights in {weights_dir} (model_index.json missing); set OPENV_WEIGHTS_DIR"
+            )
         self.name = name
         self.device = device
         # bf16 on the GPU; on the CPU bf16 is slow and fp32 is the sensible choice.
@@ -153,16 +156,37 @@ def build_tiny_wan(folder: Path) -> Path:
     )
     text_dim = 32
     text_encoder = UMT5EncoderModel(
-        UMT5Config(vocab_size=len(vocab), d_model=text_dim, d_kv=8, d_ff=64, num_layers=2, num_heads=4, relative_attention_num_buckets=8)
+        UMT5Config(
+            vocab_size=len(vocab),
+            d_model=text_dim,
+            d_kv=8,
+            d_ff=64,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+        )
     )
     transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
-        text_dim=text_dim, freq_dim=32, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=text_dim,
+        freq_dim=32,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
     )
-    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
     scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
-    pipeline = WanPipeline(tokenizer=fast_tokenizer, text_encoder=text_encoder, transformer=transformer, vae=vae, scheduler=scheduler)
-    pipeline.save_pretrained(folder)
+    pipeline = WanPipeline(
+        tokenizer=fast_tokenizer, text_encoder=text_encoder, transformer=transformer, vae=vae, scheduler=scheduler
+    )
+    pipeline.save_pretrained(folder)  # type: ignore[attr-defined]  # defined on DiffusionPipeline, untyped
     return folder
 
 
@@ -181,5 +205,7 @@ def load_engine(config: EngineConfig) -> Engine:
     if config.name == "wan":
         if config.weights_dir is None:
             raise WeightsMissing("OPENV_ENGINE=wan needs OPENV_WEIGHTS_DIR (a local Wan2.1-T2V-1.3B diffusers folder)")
-        return DiffusersWanEngine("wan", config.weights_dir, config.device, config.first_block_cache, config.compile_blocks)
+        return DiffusersWanEngine(
+            "wan", config.weights_dir, config.device, config.first_block_cache, config.compile_blocks
+        )
     raise ValueError(f"unknown OPENV_ENGINE {config.name!r} (use 'wan' or 'tiny')")

@@ -100,7 +100,9 @@ def store(upload: UploadTargets | None, video: bytes, poster: bytes) -> tuple[st
     """Upload to the signed URLs and return where the files went (the URL without its query)."""
     if upload is None:
         if len(video) > INLINE_LIMIT_BYTES:
-            raise UploadError(f"the video is {len(video)} bytes, over the inline limit of {INLINE_LIMIT_BYTES}; pass upload URLs")
+            raise UploadError(
+                f"the video is {len(video)} bytes, over the inline limit of {INLINE_LIMIT_BYTES}; pass upload URLs"
+            )
         return (
             "data:video/mp4;base64," + base64.b64encode(video).decode(),
             "data:image/jpeg;base64," + base64.b64encode(poster).decode(),

@@ -56,7 +56,12 @@ class LocalJob:
         """The cloud's /status body (a webhook adds `input` and `webhook`)."""
         now = time.monotonic()
         delay = (self.started or now) - self.created
-        body: dict[str, Any] = {"id": self.id, "status": self.status, "delayTime": int(delay * 1000), "workerId": "local"}
+        body: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status,
+            "delayTime": int(delay * 1000),
+            "workerId": "local",
+        }
         if self.started is not None:
             body["executionTime"] = int(((self.finished or now) - self.started) * 1000)
         if self.output is not None:
@@ -85,7 +90,7 @@ class LocalEndpoint:
         self.jobs: dict[str, LocalJob] = {}
         self.counts = {"completed": 0, "failed": 0, "retried": 0}
         self.running = 0
-        self._queue: asyncio.Queue[str] | None = None
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._workers: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
         self.app = Starlette(
@@ -199,7 +204,9 @@ class LocalEndpoint:
         if job is None:
             return JSONResponse({"error": "job not found"}, status_code=404)
         if job.status not in ("FAILED", "TIMED_OUT"):
-            return JSONResponse({"error": f"job is {job.status}; only FAILED or TIMED_OUT jobs can be retried"}, status_code=400)
+            return JSONResponse(
+                {"error": f"job is {job.status}; only FAILED or TIMED_OUT jobs can be retried"}, status_code=400
+            )
         job.status, job.output, job.error = "IN_QUEUE", None, None
         job.started = job.finished = None
         job.retries += 1
@@ -211,14 +218,16 @@ class LocalEndpoint:
         if denied := await self._guarded(request):
             return denied
         statuses = [job.status for job in self.jobs.values()]
-        return JSONResponse({
-            "jobs": {
-                **self.counts,
-                "inProgress": statuses.count("IN_PROGRESS"),
-                "inQueue": statuses.count("IN_QUEUE"),
-            },
-            "workers": {"idle": self.concurrency - self.running, "running": self.running},
-        })
+        return JSONResponse(
+            {
+                "jobs": {
+                    **self.counts,
+                    "inProgress": statuses.count("IN_PROGRESS"),
+                    "inQueue": statuses.count("IN_QUEUE"),
+                },
+                "workers": {"idle": self.concurrency - self.running, "running": self.running},
+            }
+        )
 
     async def purge_queue(self, request: Request) -> JSONResponse:
         if denied := await self._guarded(request):
@@ -247,7 +256,7 @@ class LocalEndpoint:
         progress.set_local_reporter(self._record_progress)
         try:
             result = await asyncio.wait_for(self._call_handler(job), job.execution_timeout_ms / 1000)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if job.status == "IN_PROGRESS":
                 self._finish(job, "TIMED_OUT", error="Job execution timed out")
             return
@@ -289,6 +298,8 @@ class LocalEndpoint:
             task.add_done_callback(self._background.discard)
 
     async def _send_webhook(self, job: LocalJob) -> None:
+        if job.webhook is None:
+            return
         body = {**job.body(), "input": job.input, "webhook": job.webhook}
         async with httpx.AsyncClient(timeout=10) as client:
             for attempt in range(1, self.webhook_attempts + 1):

@@ -16,12 +16,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException
 
+from openv_app.schemas import VideoOut, VideoPage, video_out
 from openv_app.services.auth import resolve_user
 from openv_app.services.errors import (
-    InvalidInput,
     AppError,
+    AuthError,
+    Forbidden,
+    InvalidInput,
     NotFound,
     PayloadTooLarge,
+    UnprocessableReport,
     UnsupportedMediaType,
     first_error,
 )
@@ -29,7 +33,6 @@ from openv_app.services.jobs import GenerationRequest, JobService
 from openv_app.services.runpod_client import RunPodError, RunPodJob
 from openv_app.services.signing import webhook_token_matches
 from openv_app.services.storage import FileTooLarge, LocalStorage, StorageError, content_type_for
-from openv_app.schemas import VideoOut, VideoPage, video_out
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 
@@ -78,8 +81,13 @@ Service = Annotated[JobService, Depends(get_job_service)]
 User = Annotated[str, Depends(current_user)]
 JSON_ONLY = [Depends(require_json)]
 
-api = FastAPI(title="OpenV API", version=get_settings().app_version, docs_url="/api/docs",
-              openapi_url="/api/openapi.json", generate_unique_id_function=lambda route: route.name)
+api = FastAPI(
+    title="OpenV API",
+    version=get_settings().app_version,
+    docs_url="/api/docs",
+    openapi_url="/api/openapi.json",
+    generate_unique_id_function=lambda route: route.name,
+)
 
 
 @api.exception_handler(AppError)
@@ -129,13 +137,24 @@ async def json_body(request: Request) -> Any:
 @api.get("/api/health")
 async def health(service: Service) -> dict[str, Any]:
     database_ok = await service.db.is_reachable()
-    return {"status": "ok" if database_ok else "degraded", "database": database_ok, "version": service.settings.app_version}
+    return {
+        "status": "ok" if database_ok else "degraded",
+        "database": database_ok,
+        "version": service.settings.app_version,
+    }
 
 
 # --- jobs ------------------------------------------------------------------------------------
 
-_SUBMIT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": GenerationRequest.model_json_schema()}}}}
-_REPORT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": RunPodJob.model_json_schema()}}}}
+_SUBMIT_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": GenerationRequest.model_json_schema()}},
+    }
+}
+_REPORT_SCHEMA = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": RunPodJob.model_json_schema()}}}
+}
 
 
 # Where a created video's id leads (OpenAPI links: clients and stateful API tests follow them).
@@ -145,8 +164,14 @@ _VIDEO_LINKS = {
 }
 
 
-@api.post("/api/runpod", status_code=201, response_model=VideoOut, openapi_extra=_SUBMIT_SCHEMA,
-          dependencies=JSON_ONLY, responses={201: {"links": _VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)})
+@api.post(
+    "/api/runpod",
+    status_code=201,
+    response_model=VideoOut,
+    openapi_extra=_SUBMIT_SCHEMA,
+    dependencies=JSON_ONLY,
+    responses={201: {"links": _VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)},
+)
 async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
     """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""
     video = await service.submit(user, await json_body(request))
@@ -158,19 +183,23 @@ async def runpod_health(user: User, service: Service) -> dict[str, Any]:
     return await service.runpod.health()
 
 
-@api.post("/api/runpod/webhook", openapi_extra=_REPORT_SCHEMA, dependencies=JSON_ONLY,
-          responses=errors(401, 404, 413, 415, 422))
+@api.post(
+    "/api/runpod/webhook",
+    openapi_extra=_REPORT_SCHEMA,
+    dependencies=JSON_ONLY,
+    responses=errors(401, 404, 413, 415, 422),
+)
 async def runpod_webhook(
     request: Request, service: Service, video_id: str | None = None, token: str | None = None
 ) -> dict[str, Any]:
     """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
     if not video_id or not webhook_token_matches(service.settings.secret, video_id, token):
-        return error_response(401, "invalid webhook token", "token")
+        raise AuthError("invalid webhook token", field="token")
     try:
         report = RunPodJob.model_validate(await json_body(request))
     except ValidationError as error:
         message, field = first_error(error.errors())
-        return error_response(422, message, field)
+        raise UnprocessableReport(message, field=field) from error
     changed = await service.apply_report(video_id, report)
     return {"ok": True, "changed": changed}
 
@@ -180,14 +209,23 @@ async def video_status(video_id: str, user: User, service: Service) -> VideoOut:
     return await video_out(service.storage, await service.get_video(user, video_id))
 
 
-@api.post("/api/runpod/{video_id}/cancel", response_model=VideoOut, dependencies=JSON_ONLY,
-          responses=errors(401, 404, 409, 413, 415, 502))
+@api.post(
+    "/api/runpod/{video_id}/cancel",
+    response_model=VideoOut,
+    dependencies=JSON_ONLY,
+    responses=errors(401, 404, 409, 413, 415, 502),
+)
 async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
     return await video_out(service.storage, await service.cancel(user, video_id))
 
 
-@api.post("/api/runpod/{video_id}/retry", status_code=201, response_model=VideoOut, dependencies=JSON_ONLY,
-          responses={201: {"links": _VIDEO_LINKS}, **errors(401, 404, 409, 413, 415, 429, 502)})
+@api.post(
+    "/api/runpod/{video_id}/retry",
+    status_code=201,
+    response_model=VideoOut,
+    dependencies=JSON_ONLY,
+    responses={201: {"links": _VIDEO_LINKS}, **errors(401, 404, 409, 413, 415, 429, 502)},
+)
 async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
     return await video_out(service.storage, await service.retry(user, video_id))
 
@@ -225,35 +263,48 @@ def local_storage(service: Service) -> LocalStorage:
 
 @api.put("/api/storage/{path:path}", responses=errors(403, 404, 413))
 async def upload_file(
-    path: str, request: Request, storage: Annotated[LocalStorage, Depends(local_storage)],
-    expires: str | None = None, sig: str | None = None,
+    path: str,
+    request: Request,
+    storage: Annotated[LocalStorage, Depends(local_storage)],
+    expires: str | None = None,
+    sig: str | None = None,
 ) -> dict[str, Any]:
     """The worker's upload to a signed URL (the body is the file)."""
     if not storage.signature_is_valid("PUT", path, expires, sig):
-        return error_response(403, "invalid or expired upload URL", "sig")
+        raise Forbidden("invalid or expired upload URL", field="sig")
     try:
         size = await storage.write(path, request.stream(), MAX_UPLOAD_BYTES)
-    except FileTooLarge:
-        return error_response(413, f"file larger than {MAX_UPLOAD_BYTES} bytes", "body")
+    except FileTooLarge as error:
+        raise PayloadTooLarge(f"body: larger than {MAX_UPLOAD_BYTES} bytes", field="body") from error
     except StorageError as error:
-        return error_response(400, str(error), "path")
+        raise InvalidInput(str(error), field="path") from error
     return {"path": path, "size": size}
 
 
-@api.get("/api/storage/{path:path}", response_class=FileResponse, responses={
-    200: {"content": {"video/mp4": {}, "image/jpeg": {}}}, **errors(403, 404)})
+@api.get(
+    "/api/storage/{path:path}",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}, "image/jpeg": {}}}, **errors(403, 404)},
+)
 async def download_file(
-    path: str, storage: Annotated[LocalStorage, Depends(local_storage)],
-    expires: str | None = None, sig: str | None = None, download: str | None = None,
+    path: str,
+    storage: Annotated[LocalStorage, Depends(local_storage)],
+    expires: str | None = None,
+    sig: str | None = None,
+    download: str | None = None,
 ) -> Response:
     """A stored file through a signed URL; `download` (signed too) makes it an attachment."""
     if not storage.signature_is_valid("GET", path, expires, sig, download):
-        return error_response(403, "invalid or expired download URL", "sig")
+        raise Forbidden("invalid or expired download URL", field="sig")
     try:
         file = storage.file_path(path)
     except StorageError as error:
-        return error_response(400, str(error), "path")
+        raise InvalidInput(str(error), field="path") from error
     if not file.is_file():
-        return error_response(404, "file not found")
-    return FileResponse(file, media_type=content_type_for(path), filename=download,
-                        content_disposition_type="attachment" if download else "inline")
+        raise NotFound("file not found")
+    return FileResponse(
+        file,
+        media_type=content_type_for(path),
+        filename=download,
+        content_disposition_type="attachment" if download else "inline",
+    )

@@ -6,7 +6,13 @@ import reflex as rx
 
 from openv_app.states.library import LibraryState, VideoCard
 
-STATUS_COLORS = {"PENDING": "gray", "PROCESSING": "violet", "COMPLETED": "green", "FAILED": "red", "CANCELLED": "orange"}
+STATUS_COLORS = {
+    "PENDING": "gray",
+    "PROCESSING": "violet",
+    "COMPLETED": "green",
+    "FAILED": "red",
+    "CANCELLED": "orange",
+}
 
 
 def status_badge(video: rx.Var[VideoCard]) -> rx.Component:
@@ -21,11 +27,18 @@ def preview(video: rx.Var[VideoCard]) -> rx.Component:
     return rx.cond(
         video.status == "COMPLETED",
         rx.box(
-            rx.image(src=video.poster_url, alt=video.prompt, width="100%", height="100%", object_fit="cover",
-                     loading="lazy"),
+            rx.image(
+                src=video.poster_url, alt=video.prompt, width="100%", height="100%", object_fit="cover", loading="lazy"
+            ),
             rx.center(rx.icon("circle_play", size=44, color="white"), position="absolute", inset="0"),
-            position="relative", aspect_ratio="16 / 9", overflow="hidden", border_radius="8px", cursor="pointer",
-            background="black", on_click=LibraryState.open_player(video.id), class_name="poster",
+            position="relative",
+            aspect_ratio="16 / 9",
+            overflow="hidden",
+            border_radius="8px",
+            cursor="pointer",
+            background="black",
+            on_click=LibraryState.open_player(video.id),
+            class_name="poster",
         ),
         rx.center(
             rx.cond(
@@ -33,33 +46,76 @@ def preview(video: rx.Var[VideoCard]) -> rx.Component:
                 rx.vstack(
                     rx.progress(value=video.progress, max=100, width="80%", class_name="progress"),
                     rx.text(video.status_text, size="2"),
-                    align="center", width="100%",
+                    align="center",
+                    width="100%",
                 ),
                 rx.icon(rx.cond(video.status == "FAILED", "circle_x", "ban"), size=36, color=rx.color("gray", 9)),
             ),
-            aspect_ratio="16 / 9", border_radius="8px", background=rx.color("gray", 3), width="100%",
+            aspect_ratio="16 / 9",
+            border_radius="8px",
+            background=rx.color("gray", 3),
+            width="100%",
         ),
     )
 
 
 def actions(video: rx.Var[VideoCard]) -> rx.Component:
     return rx.hstack(
-        rx.cond(video.in_flight,
-                rx.button("Cancel", size="1", variant="soft", color_scheme="orange", on_click=LibraryState.cancel(video.id),
-                          class_name="cancel")),
-        rx.cond((video.status == "FAILED") | (video.status == "CANCELLED"),
-                rx.button(rx.icon("rotate_ccw", size=14), "Retry", size="1", variant="soft",
-                          on_click=LibraryState.retry(video.id), class_name="retry")),
-        rx.cond(video.status == "COMPLETED",
-                rx.link(rx.button(rx.icon("download", size=14), size="1", variant="soft"), href=video.download_url,
-                        class_name="download", aria_label="Download")),
-        rx.tooltip(rx.button(rx.icon("copy", size=14), size="1", variant="soft", color_scheme="gray",
-                             on_click=LibraryState.reuse(video.id), class_name="reuse", aria_label="Reuse prompt"),
-                   content="Reuse prompt and settings"),
+        rx.cond(
+            video.in_flight,
+            rx.button(
+                "Cancel",
+                size="1",
+                variant="soft",
+                color_scheme="orange",
+                on_click=LibraryState.cancel(video.id),
+                class_name="cancel",
+            ),
+        ),
+        rx.cond(
+            (video.status == "FAILED") | (video.status == "CANCELLED"),
+            rx.button(
+                rx.icon("rotate_ccw", size=14),
+                "Retry",
+                size="1",
+                variant="soft",
+                on_click=LibraryState.retry(video.id),
+                class_name="retry",
+            ),
+        ),
+        rx.cond(
+            video.status == "COMPLETED",
+            rx.link(
+                rx.button(rx.icon("download", size=14), size="1", variant="soft"),
+                href=video.download_url,
+                class_name="download",
+                aria_label="Download",
+            ),
+        ),
+        rx.tooltip(
+            rx.button(
+                rx.icon("copy", size=14),
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                on_click=LibraryState.reuse(video.id),
+                class_name="reuse",
+                aria_label="Reuse prompt",
+            ),
+            content="Reuse prompt and settings",
+        ),
         rx.spacer(),
-        rx.button(rx.icon("trash_2", size=14), size="1", variant="soft", color_scheme="red",
-                  on_click=LibraryState.ask_delete(video.id), class_name="delete", aria_label="Delete"),
-        width="100%", wrap="wrap",
+        rx.button(
+            rx.icon("trash_2", size=14),
+            size="1",
+            variant="soft",
+            color_scheme="red",
+            on_click=LibraryState.ask_delete(video.id),
+            class_name="delete",
+            aria_label="Delete",
+        ),
+        width="100%",
+        wrap="wrap",
     )
 
 
@@ -67,12 +123,18 @@ def video_card(video: rx.Var[VideoCard]) -> rx.Component:
     return rx.card(
         rx.vstack(
             preview(video),
-            rx.hstack(status_badge(video), rx.spacer(), rx.text(video.created, size="1", color_scheme="gray"), width="100%"),
+            rx.hstack(
+                status_badge(video), rx.spacer(), rx.text(video.created, size="1", color_scheme="gray"), width="100%"
+            ),
             rx.text(video.prompt, size="2", class_name="prompt", style={"overflow-wrap": "anywhere"}),
             rx.cond(video.error != "", rx.text(video.error, size="1", color_scheme="red", class_name="error")),
             rx.text(video.details, size="1", color_scheme="gray"),
             actions(video),
-            spacing="2", width="100%",
+            spacing="2",
+            width="100%",
         ),
-        key=video.id, class_name="video-card", data_status=video.status, data_id=video.id,
+        key=video.id,
+        class_name="video-card",
+        data_status=video.status,
+        data_id=video.id,
     )

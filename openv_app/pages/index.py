@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from openv_app.components import presets
 from openv_app.components.video_card import video_card
 from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
 from openv_app.states.studio import GenerateState
-from openv_app.components import presets
 from worker.contract import MODELS
 
 
@@ -18,7 +18,11 @@ def header() -> rx.Component:
             SessionState.dev_mode,
             rx.callout(
                 "Dev mode: single local user, no sign-in. Configure Clerk keys before exposing this app.",
-                icon="triangle_alert", color_scheme="amber", size="1", width="100%", id="dev-banner",
+                icon="triangle_alert",
+                color_scheme="amber",
+                size="1",
+                width="100%",
+                id="dev-banner",
             ),
         ),
         rx.hstack(
@@ -29,14 +33,18 @@ def header() -> rx.Component:
                 SessionState.clerk_enabled & SessionState.signed_in,
                 rx.hstack(
                     rx.box(id="clerk-user-button"),
-                    rx.button("Sign out", variant="soft", color_scheme="gray", on_click=SessionState.sign_out, id="sign-out"),
+                    rx.button(
+                        "Sign out", variant="soft", color_scheme="gray", on_click=SessionState.sign_out, id="sign-out"
+                    ),
                     align="center",
                 ),
             ),
             rx.color_mode.button(id="color-mode"),
-            align="center", width="100%",
+            align="center",
+            width="100%",
         ),
-        width="100%", padding_y="1em",
+        width="100%",
+        padding_y="1em",
     )
 
 
@@ -52,7 +60,8 @@ def labelled(label: str, control: rx.Component, error_for: str | None = None) ->
         rx.text(label, size="2", weight="medium"),
         control,
         field_error(error_for) if error_for else rx.fragment(),
-        spacing="1", width="100%",
+        spacing="1",
+        width="100%",
     )
 
 
@@ -66,10 +75,14 @@ def generate_form() -> rx.Component:
             labelled(
                 "Prompt",
                 rx.text_area(
-                    value=GenerateState.prompt, on_change=GenerateState.set_prompt,
+                    value=GenerateState.prompt,
+                    on_change=GenerateState.set_prompt,
                     on_key_down=GenerateState.prompt_key_down,
                     placeholder="A corgi surfing a wave at sunset, cinematic",
-                    rows="3", width="100%", id="prompt", resize="vertical",
+                    rows="3",
+                    width="100%",
+                    id="prompt",
+                    resize="vertical",
                 ),
                 "prompt",
             ),
@@ -78,64 +91,110 @@ def generate_form() -> rx.Component:
                 rx.spacer(),
                 rx.text(
                     f"{GenerateState.prompt_length} / {GenerateState.max_prompt_length}",
-                    size="1", id="prompt-counter",
+                    size="1",
+                    id="prompt-counter",
                     color_scheme=rx.cond(GenerateState.prompt_too_long, "red", "gray"),
                 ),
                 width="100%",
             ),
             labelled(
                 "Negative prompt",
-                rx.input(value=GenerateState.negative_prompt, on_change=GenerateState.set_negative_prompt,
-                         placeholder="blurry, low quality", width="100%", id="negative-prompt"),
+                rx.input(
+                    value=GenerateState.negative_prompt,
+                    on_change=GenerateState.set_negative_prompt,
+                    placeholder="blurry, low quality",
+                    width="100%",
+                    id="negative-prompt",
+                ),
                 "negative_prompt",
             ),
             rx.grid(
-                labelled("Aspect ratio", select(presets.ASPECTS, GenerateState.aspect, GenerateState.set_aspect, "aspect")),
-                labelled("Resolution", select(presets.RESOLUTIONS, GenerateState.resolution, GenerateState.set_resolution, "resolution")),
-                labelled("Duration", select(list(presets.DURATIONS), GenerateState.duration, GenerateState.set_duration, "duration")),
-                *([labelled("Model", select(list(MODELS), GenerateState.model, GenerateState.set_model, "model"))]
-                  if len(MODELS) > 1 else []),
-                columns=rx.breakpoints(initial="1", sm="3"), spacing="3", width="100%",
+                labelled(
+                    "Aspect ratio", select(presets.ASPECTS, GenerateState.aspect, GenerateState.set_aspect, "aspect")
+                ),
+                labelled(
+                    "Resolution",
+                    select(presets.RESOLUTIONS, GenerateState.resolution, GenerateState.set_resolution, "resolution"),
+                ),
+                labelled(
+                    "Duration",
+                    select(list(presets.DURATIONS), GenerateState.duration, GenerateState.set_duration, "duration"),
+                ),
+                *(
+                    [labelled("Model", select(list(MODELS), GenerateState.model, GenerateState.set_model, "model"))]
+                    if len(MODELS) > 1
+                    else []
+                ),
+                columns=rx.breakpoints(initial="1", sm="3"),
+                spacing="3",
+                width="100%",
             ),
             labelled(
                 f"Steps: {GenerateState.steps}",
-                rx.slider(value=[GenerateState.steps], min=4, max=50, step=1, on_change=GenerateState.set_steps, id="steps"),
+                rx.slider(
+                    value=[GenerateState.steps], min=4, max=50, step=1, on_change=GenerateState.set_steps, id="steps"
+                ),
                 "steps",
             ),
             labelled(
                 f"Guidance: {GenerateState.guidance_scale}",
-                rx.slider(value=[GenerateState.guidance_scale], min=1, max=10, step=0.5,
-                          on_change=GenerateState.set_guidance_scale, id="guidance"),
+                rx.slider(
+                    value=[GenerateState.guidance_scale],
+                    min=1,
+                    max=10,
+                    step=0.5,
+                    on_change=GenerateState.set_guidance_scale,
+                    id="guidance",
+                ),
                 "guidance_scale",
             ),
             labelled(
                 "Seed",
                 rx.hstack(
-                    rx.input(value=GenerateState.seed.to_string(), on_change=GenerateState.set_seed, id="seed", width="100%"),
-                    rx.tooltip(rx.icon_button(rx.icon("dices"), on_click=GenerateState.randomize_seed, variant="soft",
-                                              id="seed-random"), content="Random seed"),
+                    rx.input(
+                        value=GenerateState.seed.to_string(), on_change=GenerateState.set_seed, id="seed", width="100%"
+                    ),
                     rx.tooltip(
-                        rx.icon_button(rx.cond(GenerateState.seed_locked, rx.icon("lock"), rx.icon("lock_open")),
-                                       on_click=GenerateState.toggle_seed_lock, variant="soft", id="seed-lock"),
+                        rx.icon_button(
+                            rx.icon("dices"), on_click=GenerateState.randomize_seed, variant="soft", id="seed-random"
+                        ),
+                        content="Random seed",
+                    ),
+                    rx.tooltip(
+                        rx.icon_button(
+                            rx.cond(GenerateState.seed_locked, rx.icon("lock"), rx.icon("lock_open")),
+                            on_click=GenerateState.toggle_seed_lock,
+                            variant="soft",
+                            id="seed-lock",
+                        ),
                         content="Keep this seed for the next video",
                     ),
                     width="100%",
                 ),
                 "seed",
             ),
-            rx.cond(GenerateState.form_error != "",
-                    rx.callout(GenerateState.form_error, icon="circle_alert", color_scheme="red", id="form-error", width="100%")),
+            rx.cond(
+                GenerateState.form_error != "",
+                rx.callout(
+                    GenerateState.form_error, icon="circle_alert", color_scheme="red", id="form-error", width="100%"
+                ),
+            ),
             rx.hstack(
                 rx.text(GenerateState.size_label, size="1", color_scheme="gray"),
                 rx.spacer(),
                 rx.button(
                     rx.cond(GenerateState.submitting, rx.spinner(), rx.icon("sparkles")),
                     "Generate",
-                    on_click=GenerateState.submit, disabled=~GenerateState.can_submit, size="3", id="generate",
+                    on_click=GenerateState.submit,
+                    disabled=~GenerateState.can_submit,
+                    size="3",
+                    id="generate",
                 ),
-                width="100%", align="center",
+                width="100%",
+                align="center",
             ),
-            spacing="3", width="100%",
+            spacing="3",
+            width="100%",
         ),
         width="100%",
     )
@@ -145,26 +204,45 @@ def library() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.heading("Library", size="5"),
-            rx.cond(LibraryState.in_flight_count > 0,
-                    rx.badge(f"{LibraryState.in_flight_count} in progress", color_scheme="violet", id="in-flight-count")),
+            rx.cond(
+                LibraryState.in_flight_count > 0,
+                rx.badge(f"{LibraryState.in_flight_count} in progress", color_scheme="violet", id="in-flight-count"),
+            ),
             align="center",
         ),
-        rx.cond(LibraryState.action_error != "",
-                rx.callout(LibraryState.action_error, icon="circle_alert", color_scheme="red", id="action-error", width="100%")),
+        rx.cond(
+            LibraryState.action_error != "",
+            rx.callout(
+                LibraryState.action_error, icon="circle_alert", color_scheme="red", id="action-error", width="100%"
+            ),
+        ),
         rx.cond(
             LibraryState.loaded & (LibraryState.videos.length() == 0),
             rx.center(
-                rx.vstack(rx.icon("film", size=40), rx.text("No videos yet. Describe one above and press Generate."),
-                          align="center", color_scheme="gray"),
-                padding="3em", width="100%", id="empty-library",
+                rx.vstack(
+                    rx.icon("film", size=40),
+                    rx.text("No videos yet. Describe one above and press Generate."),
+                    align="center",
+                    color_scheme="gray",
+                ),
+                padding="3em",
+                width="100%",
+                id="empty-library",
             ),
         ),
         rx.grid(
             rx.foreach(LibraryState.videos, video_card),
-            columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="4", width="100%", id="library",
+            columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+            spacing="4",
+            width="100%",
+            id="library",
         ),
-        rx.cond(LibraryState.has_more, rx.button("Load more", on_click=LibraryState.load_more, variant="soft", id="load-more")),
-        spacing="3", width="100%",
+        rx.cond(
+            LibraryState.has_more,
+            rx.button("Load more", on_click=LibraryState.load_more, variant="soft", id="load-more"),
+        ),
+        spacing="3",
+        width="100%",
     )
 
 
@@ -172,20 +250,34 @@ def player() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(LibraryState.player.prompt, size="3"),
-            rx.el.video(src=LibraryState.player.video_url, poster=LibraryState.player.poster_url, controls=True,
-                        auto_play=True, loop=True, plays_inline=True, id="player-video",
-                        style={"width": "100%", "border-radius": "8px", "background": "black"}),
+            rx.el.video(
+                src=LibraryState.player.video_url,
+                poster=LibraryState.player.poster_url,
+                controls=True,
+                auto_play=True,
+                loop=True,
+                plays_inline=True,
+                id="player-video",
+                style={"width": "100%", "border-radius": "8px", "background": "black"},
+            ),
             rx.hstack(
                 rx.text(LibraryState.player.details, size="1", color_scheme="gray"),
                 rx.spacer(),
-                rx.link(rx.button(rx.icon("download"), "Download", variant="soft"), href=LibraryState.player.download_url,
-                        id="player-download"),
+                rx.link(
+                    rx.button(rx.icon("download"), "Download", variant="soft"),
+                    href=LibraryState.player.download_url,
+                    id="player-download",
+                ),
                 rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
-                width="100%", padding_top="0.5em", align="center", wrap="wrap",
+                width="100%",
+                padding_top="0.5em",
+                align="center",
+                wrap="wrap",
             ),
             max_width="min(900px, 95vw)",
         ),
-        open=LibraryState.player_open, on_open_change=LibraryState.set_player_open,
+        open=LibraryState.player_open,
+        on_open_change=LibraryState.set_player_open,
     )
 
 
@@ -195,10 +287,15 @@ def confirm_delete() -> rx.Component:
             rx.alert_dialog.title("Delete this video?"),
             rx.alert_dialog.description("The video and its files are removed for good."),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Keep", variant="soft", color_scheme="gray", on_click=LibraryState.keep_video)),
-                rx.alert_dialog.action(rx.button("Delete", color_scheme="red", on_click=LibraryState.confirm_delete,
-                                                 id="confirm-delete")),
-                justify="end", spacing="3", padding_top="1em",
+                rx.alert_dialog.cancel(
+                    rx.button("Keep", variant="soft", color_scheme="gray", on_click=LibraryState.keep_video)
+                ),
+                rx.alert_dialog.action(
+                    rx.button("Delete", color_scheme="red", on_click=LibraryState.confirm_delete, id="confirm-delete")
+                ),
+                justify="end",
+                spacing="3",
+                padding_top="1em",
             ),
         ),
         open=LibraryState.confirm_delete_id != "",
@@ -213,7 +310,8 @@ def sign_in_panel() -> rx.Component:
             rx.box(id="clerk-sign-in"),
             align="center",
         ),
-        padding="3em", width="100%",
+        padding="3em",
+        width="100%",
     )
 
 
@@ -228,6 +326,11 @@ def index() -> rx.Component:
         player(),
         confirm_delete(),
         # Clerk session tokens live about a minute: hand the server a fresh one every 30 s.
-        rx.cond(SessionState.clerk_enabled, rx.moment(interval=30_000, on_change=SessionState.refresh_session, display="none")),
-        size="4", padding_x="1em", padding_bottom="3em",
+        rx.cond(
+            SessionState.clerk_enabled,
+            rx.moment(interval=30_000, on_change=SessionState.refresh_session, display="none"),
+        ),
+        size="4",
+        padding_x="1em",
+        padding_bottom="3em",
     )

@@ -6,10 +6,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from worker.contract import first_error
-
-__all__ = ["AppError", "AuthError", "Conflict", "InvalidInput", "NotFound", "PayloadTooLarge", "QuotaExceeded",
-           "UnsupportedMediaType", "first_error", "invalid_input"]
+# The one way a validation error is told lives in the job contract; re-exported for the app.
+from worker.contract import first_error as first_error
 
 
 class AppError(Exception):
@@ -26,6 +24,10 @@ class InvalidInput(AppError):
     status_code = 400
 
 
+class Forbidden(AppError):
+    status_code = 403
+
+
 class NotFound(AppError):
     status_code = 404
 
@@ -36,6 +38,12 @@ class Conflict(AppError):
 
 class QuotaExceeded(AppError):
     status_code = 429
+
+
+class UnprocessableReport(AppError):
+    """A webhook report that is JSON but not RunPod's shape."""
+
+    status_code = 422
 
 
 class PayloadTooLarge(AppError):

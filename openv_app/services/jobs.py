@@ -10,17 +10,15 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col
 
 from openv_app.db import Database
-
-from openv_app.models import Video, utcnow
+from openv_app.models import Video, utcnow, videos
 from openv_app.services.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, invalid_input
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound, RunPodUnconfirmed
 from openv_app.services.signing import webhook_token
@@ -70,7 +68,7 @@ class GenerationRequest(GenerationSettings):
 # --- the service --------------------------------------------------------------------------
 
 VideoListener = Callable[[Video], Awaitable[None]]
-COLUMNS = tuple(Video.__table__.c)
+COLUMNS = tuple(videos.c)
 
 
 @dataclass
@@ -102,7 +100,7 @@ class JobService:
         """The user's video; another user's or a deleted one is NotFound."""
         video = await self._video(
             sa.select(*COLUMNS).where(
-                Video.id == _as_uuid(video_id), Video.user_id == user_id, col(Video.deleted_at).is_(None)
+                videos.c.id == _as_uuid(video_id), videos.c.user_id == user_id, videos.c.deleted_at.is_(None)
             )
         )
         if video is None:
@@ -115,27 +113,27 @@ class JobService:
         """Newest first, keyset-paginated: `before` is the cursor the previous page returned."""
         query = (
             sa.select(*COLUMNS)
-            .where(Video.user_id == user_id, col(Video.deleted_at).is_(None))
-            .order_by(col(Video.created_at).desc(), col(Video.id).desc())
+            .where(videos.c.user_id == user_id, videos.c.deleted_at.is_(None))
+            .order_by(videos.c.created_at.desc(), videos.c.id.desc())
             .limit(limit + 1)
         )
         if before:
             created_at, last_id = decode_cursor(before)
             query = query.where(
                 sa.or_(
-                    Video.created_at < created_at,
-                    sa.and_(Video.created_at == created_at, col(Video.id) < last_id),
+                    videos.c.created_at < created_at,
+                    sa.and_(videos.c.created_at == created_at, videos.c.id < last_id),
                 )
             )
-        videos = await self._videos(query)
-        next_cursor = encode_cursor(videos[limit - 1]) if len(videos) > limit else None
-        return videos[:limit], next_cursor
+        found = await self._videos(query)
+        next_cursor = encode_cursor(found[limit - 1]) if len(found) > limit else None
+        return found[:limit], next_cursor
 
     async def videos_by_id(self, video_ids: list[uuid.UUID]) -> list[Video]:
         """Several videos in one query, deleted ones included (callers drop them)."""
         if not video_ids:
             return []
-        return await self._videos(sa.select(*COLUMNS).where(col(Video.id).in_(video_ids)))
+        return await self._videos(sa.select(*COLUMNS).where(videos.c.id.in_(video_ids)))
 
     async def changed_since(self, user_ids: set[str], since: datetime) -> list[Video]:
         """These users' videos changed after `since` (deleted ones included), oldest change first."""
@@ -143,20 +141,20 @@ class JobService:
             return []
         return await self._videos(
             sa.select(*COLUMNS)
-            .where(col(Video.user_id).in_(user_ids), Video.updated_at > since)
-            .order_by(col(Video.updated_at))
+            .where(videos.c.user_id.in_(user_ids), videos.c.updated_at > since)
+            .order_by(videos.c.updated_at)
         )
 
     # submitting -------------------------------------------------------------------------
 
     async def _check_limits(self, connection: AsyncConnection, user_id: str) -> None:
-        in_flight = sa.and_(col(Video.status).in_(IN_FLIGHT_STATUSES), col(Video.deleted_at).is_(None))
+        in_flight = sa.and_(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.deleted_at.is_(None))
         # Deleted videos count towards the quota too: deleting must not reset it.
-        today = Video.created_at >= utcnow() - timedelta(days=1)
+        today = videos.c.created_at >= utcnow() - timedelta(days=1)
         unfinished, created_today = (
             await connection.execute(
                 sa.select(sa.func.count().filter(in_flight), sa.func.count().filter(today)).where(
-                    Video.user_id == user_id
+                    videos.c.user_id == user_id
                 )
             )
         ).one()
@@ -182,7 +180,7 @@ class JobService:
         # (from any number of app processes) cannot both pass the check.
         async with self.db.transaction(lock_key=f"submit:{user_id}") as connection:
             await self._check_limits(connection, user_id)
-            await connection.execute(sa.insert(Video.__table__).values(video.model_dump(exclude_none=True)))
+            await connection.execute(sa.insert(videos).values(video.model_dump(exclude_none=True)))
         await self._notify(video)
         return await self._queue_on_runpod(video)
 
@@ -193,8 +191,10 @@ class JobService:
     async def _queue_on_runpod(self, video: Video) -> Video:
         video_path, poster_path = video_paths(video.user_id, str(video.id))
         try:
-            upload = UploadTargets(video=await self.storage.create_upload_url(video_path),
-                                   poster=await self.storage.create_upload_url(poster_path))
+            upload = UploadTargets(
+                video=await self.storage.create_upload_url(video_path),
+                poster=await self.storage.create_upload_url(poster_path),
+            )
             job_input = JobInput(**settings_of(video), upload=upload).model_dump()
             job = await self.runpod.run(
                 job_input,
@@ -216,8 +216,8 @@ class JobService:
 
     async def _mark_unconfirmed(self, video_id: uuid.UUID) -> Video:
         marked = await self._video(
-            sa.update(Video.__table__)
-            .where(Video.id == video_id, Video.status == VideoStatus.PENDING, col(Video.runpod_job_id).is_(None))
+            sa.update(videos)
+            .where(videos.c.id == video_id, videos.c.status == VideoStatus.PENDING, videos.c.runpod_job_id.is_(None))
             .values(stage=UNCONFIRMED, updated_at=utcnow())
             .returning(*COLUMNS)
         )
@@ -226,7 +226,7 @@ class JobService:
         return marked or await self._current(video_id)
 
     async def _current(self, video_id: uuid.UUID) -> Video:
-        video = await self._video(sa.select(*COLUMNS).where(Video.id == video_id))
+        video = await self._video(sa.select(*COLUMNS).where(videos.c.id == video_id))
         if video is None:
             raise NotFound("video not found")
         return video
@@ -246,7 +246,7 @@ class JobService:
         if await self._apply(video_uuid, report, job_id=report.id):
             return True
         # Nothing changed: a duplicate or stale report (fine), or not this video's job.
-        stored = await self._video(sa.select(*COLUMNS).where(Video.id == video_uuid))
+        stored = await self._video(sa.select(*COLUMNS).where(videos.c.id == video_uuid))
         if stored is None or stored.runpod_job_id != report.id:
             raise NotFound("unknown job")
         return False
@@ -291,8 +291,8 @@ class JobService:
         """Hide the video at once, stop its job, then remove its files (retried later on failure)."""
         now = utcnow()
         video = await self._video(
-            sa.update(Video.__table__)
-            .where(Video.id == _as_uuid(video_id), Video.user_id == user_id, col(Video.deleted_at).is_(None))
+            sa.update(videos)
+            .where(videos.c.id == _as_uuid(video_id), videos.c.user_id == user_id, videos.c.deleted_at.is_(None))
             .values(deleted_at=now, updated_at=now)
             .returning(*COLUMNS)
         )
@@ -317,7 +317,7 @@ class JobService:
         except StorageError as error:
             log.warning("storage delete failed for %s, will retry: %s", video.id, error)
             return False
-        await self.db.rows(sa.update(Video.__table__).where(Video.id == video.id).values(files_removed_at=utcnow()))
+        await self.db.rows(sa.update(videos).where(videos.c.id == video.id).values(files_removed_at=utcnow()))
         return True
 
     async def sweep_orphan_files(self, dry_run: bool = False) -> int:
@@ -329,9 +329,15 @@ class JobService:
         paths = await self.storage.list_files()
         owners = {path: video_id_of(path) for path in paths}
         known = {video.id: video for video in await self.videos_by_id([v for v in owners.values() if v])}
-        orphans = [path for path, video_id in owners.items() if is_orphan(path, known.get(video_id))]
-        log.info("orphan sweep: %d of %d stored files belong to no live video%s", len(orphans), len(paths),
-                 " (dry run: nothing deleted)" if dry_run else "")
+        orphans = [
+            path for path, video_id in owners.items() if is_orphan(path, known.get(video_id) if video_id else None)
+        ]
+        log.info(
+            "orphan sweep: %d of %d stored files belong to no live video%s",
+            len(orphans),
+            len(paths),
+            " (dry run: nothing deleted)" if dry_run else "",
+        )
         if orphans and not dry_run:
             await self.storage.delete(orphans)
         return len(orphans)
@@ -346,17 +352,17 @@ class JobService:
         Supabase's transaction pooler.
         """
         now = utcnow()
-        lease_free = sa.or_(col(Video.poll_lease_until).is_(None), col(Video.poll_lease_until) < now)
+        lease_free = sa.or_(videos.c.poll_lease_until.is_(None), videos.c.poll_lease_until < now)
         claimable = (
-            sa.select(Video.id)
-            .where(col(Video.status).in_(IN_FLIGHT_STATUSES), col(Video.runpod_job_id).is_not(None), lease_free)
-            .order_by(col(Video.updated_at))
+            sa.select(videos.c.id)
+            .where(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.runpod_job_id.is_not(None), lease_free)
+            .order_by(videos.c.updated_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         return await self._videos(
-            sa.update(Video.__table__)
-            .where(col(Video.id).in_(claimable), lease_free)
+            sa.update(videos)
+            .where(videos.c.id.in_(claimable), lease_free)
             .values(poll_lease_until=now + lease)
             .returning(*COLUMNS)
         )
@@ -366,7 +372,9 @@ class JobService:
         try:
             report = await self.runpod.status(video.runpod_job_id)
         except RunPodJobNotFound:
-            report = RunPodJob(id=video.runpod_job_id, status="FAILED", error="The job expired on RunPod before it finished.")
+            report = RunPodJob(
+                id=video.runpod_job_id, status="FAILED", error="The job expired on RunPod before it finished."
+            )
         await self._apply(video.id, report, job_id=video.runpod_job_id)
 
     async def fail_lost_submissions(self) -> int:
@@ -376,26 +384,29 @@ class JobService:
         unconfirmed_grace = timedelta(seconds=self.settings.runpod_job_ttl_s) + SUBMIT_GRACE
         lost = await self._videos(
             sa.select(*COLUMNS).where(
-                Video.status == VideoStatus.PENDING,
-                col(Video.runpod_job_id).is_(None),
+                videos.c.status == VideoStatus.PENDING,
+                videos.c.runpod_job_id.is_(None),
                 sa.or_(
-                    sa.and_(col(Video.stage).is_distinct_from(UNCONFIRMED), Video.created_at < now - SUBMIT_GRACE),
-                    sa.and_(Video.stage == UNCONFIRMED, Video.created_at < now - unconfirmed_grace),
+                    sa.and_(videos.c.stage.is_distinct_from(UNCONFIRMED), videos.c.created_at < now - SUBMIT_GRACE),
+                    sa.and_(videos.c.stage == UNCONFIRMED, videos.c.created_at < now - unconfirmed_grace),
                 ),
             )
         )
         for video in lost:
-            reason = ("RunPod never confirmed the job; please retry." if video.stage == UNCONFIRMED
-                      else "The job never reached RunPod; please retry.")
+            reason = (
+                "RunPod never confirmed the job; please retry."
+                if video.stage == UNCONFIRMED
+                else "The job never reached RunPod; please retry."
+            )
             await self._fail(video.id, reason)
         return len(lost)
 
     async def remove_pending_files(self) -> int:
         waiting = await self._videos(
             sa.select(*COLUMNS).where(
-                col(Video.deleted_at).is_not(None),
-                col(Video.files_removed_at).is_(None),
-                col(Video.status).not_in(IN_FLIGHT_STATUSES),
+                videos.c.deleted_at.is_not(None),
+                videos.c.files_removed_at.is_(None),
+                videos.c.status.not_in(IN_FLIGHT_STATUSES),
             )
         )
         return sum([await self._remove_files(video) for video in waiting])
@@ -447,7 +458,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         timestamp = datetime.fromisoformat(created_at)
         if timestamp.tzinfo is None:
             raise ValueError("naive timestamp")
-        return timestamp.astimezone(timezone.utc), uuid.UUID(video_id)
+        return timestamp.astimezone(UTC), uuid.UUID(video_id)
     except (ValueError, OverflowError) as error:
         raise InvalidInput("before: invalid cursor", field="before") from error
 

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote, urlencode
 
 import anyio
-from urllib.parse import quote, urlencode
 
 from openv_app.services.signing import sign, signature_matches
 

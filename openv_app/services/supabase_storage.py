@@ -9,7 +9,7 @@ import asyncio
 import httpx
 from storage3 import AsyncStorageClient
 from storage3.exceptions import StorageApiError, StorageException
-from storage3.types import CreateSignedUploadUrlOptions
+from storage3.types import CreateSignedUploadUrlOptions, URLOptions
 
 from openv_app.services.storage import StorageError
 from openv_app.settings import Settings
@@ -17,7 +17,11 @@ from openv_app.settings import Settings
 
 def _already_exists(error: StorageApiError) -> bool:
     # Storage answers a duplicate bucket with statusCode "409" and error "Duplicate".
-    return str(error.status) == "409" or "duplicate" in str(error.code).lower() or "already exists" in error.message.lower()
+    return (
+        str(error.status) == "409"
+        or "duplicate" in str(error.code).lower()
+        or "already exists" in error.message.lower()
+    )
 
 
 def _is_not_found(error: StorageApiError) -> bool:
@@ -26,7 +30,9 @@ def _is_not_found(error: StorageApiError) -> bool:
 
 
 class SupabaseStorage:
-    def __init__(self, url: str, service_key: str, bucket: str, ttl_s: int, http_client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, url: str, service_key: str, bucket: str, ttl_s: int, http_client: httpx.AsyncClient | None = None
+    ) -> None:
         self.bucket = bucket
         self.ttl_s = ttl_s
         self._client = AsyncStorageClient(
@@ -42,6 +48,8 @@ class SupabaseStorage:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SupabaseStorage:
+        # Settings refuses STORAGE_BACKEND=supabase without both.
+        assert settings.supabase_url and settings.supabase_service_role_key
         return cls(
             settings.supabase_url,
             settings.supabase_service_role_key.get_secret_value(),
@@ -68,7 +76,9 @@ class SupabaseStorage:
                     await self._client.create_bucket(self.bucket, options={"public": False})
                 except StorageApiError as create_error:
                     if not _already_exists(create_error):
-                        raise StorageError(f"could not create the storage bucket: {create_error.message}") from create_error
+                        raise StorageError(
+                            f"could not create the storage bucket: {create_error.message}"
+                        ) from create_error
                 except StorageException as create_error:
                     raise StorageError(f"could not create the storage bucket: {create_error}") from create_error
             self._bucket_ready = True
@@ -85,12 +95,15 @@ class SupabaseStorage:
         return signed["signed_url"]
 
     async def create_download_url(self, path: str, download_name: str | None = None) -> str:
-        options = {"download": download_name} if download_name else None
+        options: URLOptions | None = {"download": download_name} if download_name else None
         try:
             signed = await self._client.from_(self.bucket).create_signed_url(path, self.ttl_s, options)
         except StorageException as error:
             raise StorageError(f"could not sign a download URL: {error}") from error
-        return signed["signedURL"]
+        url = signed.get("signedURL")
+        if not url:
+            raise StorageError(f"storage signed no download URL for {path}")
+        return url
 
     async def delete(self, paths: list[str]) -> None:
         try:
@@ -105,8 +118,12 @@ class SupabaseStorage:
         """Every file in the bucket: the root holds one folder per user, each folder the files."""
         try:
             folders = [entry["name"] for entry in await self._list("") if entry.get("id") is None]
-            return [f"{folder}/{entry['name']}" for folder in folders for entry in await self._list(folder)
-                    if entry.get("id") is not None]
+            return [
+                f"{folder}/{entry['name']}"
+                for folder in folders
+                for entry in await self._list(folder)
+                if entry.get("id") is not None
+            ]
         except StorageException as error:
             raise StorageError(f"could not list files: {error}") from error
 

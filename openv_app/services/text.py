@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.contract import storable_text
-
-__all__ = ["clean_text", "storable_text"]
+from worker.contract import storable_text as storable_text
 
 
 def clean_text(value: Any, max_length: int) -> str | None:

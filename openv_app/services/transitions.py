@@ -13,15 +13,21 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
-from openv_app.models import Video, utcnow
+from openv_app.models import Video, utcnow, videos
 from openv_app.services.runpod_client import RunPodJob
-from openv_app.services.statuses import VideoStatus, is_terminal, may_move, status_from_runpod, statuses_that_may_move_to
+from openv_app.services.statuses import (
+    VideoStatus,
+    is_terminal,
+    may_move,
+    status_from_runpod,
+    statuses_that_may_move_to,
+)
 from openv_app.services.storage import video_paths
 from openv_app.services.text import clean_text
 
@@ -144,13 +150,12 @@ def _statement_for(shape: tuple[Any, ...], with_job: bool) -> sa.Update:
     """Built once per shape of report: building SQLAlchemy expressions costs more CPU than a
     round trip to a nearby database."""
     status, changes = shape
-    table = Video.__table__
-    values: dict[str, Any] = {"updated_at": sa.bindparam("now", type_=table.c.updated_at.type)}
+    values: dict[str, Any] = {"updated_at": sa.bindparam("now", type_=videos.c.updated_at.type)}
     differs = []
     for column_name, at_least, stored_file, is_null in changes:
-        column = table.c[column_name]
+        column = videos.c[column_name]
         if stored_file:  # `{user_id}/{video_id}.mp4`: the user id is in the row
-            new = table.c.user_id + sa.bindparam(column_name, type_=sa.String())
+            new = videos.c.user_id + sa.bindparam(column_name, type_=sa.String())
         elif is_null:
             new = sa.null()
         else:
@@ -162,17 +167,17 @@ def _statement_for(shape: tuple[Any, ...], with_job: bool) -> sa.Update:
             values[column_name] = new
             differs.append(column.is_distinct_from(new))
     where = [
-        table.c.id == sa.bindparam("video_id", type_=table.c.id.type),
-        table.c.status.in_(sorted(allowed.value for allowed in statuses_that_may_move_to(status))),
+        videos.c.id == sa.bindparam("video_id", type_=videos.c.id.type),
+        videos.c.status.in_(sorted(allowed.value for allowed in statuses_that_may_move_to(status))),
     ]
     if with_job:
-        job_id = sa.bindparam("job_id", type_=table.c.runpod_job_id.type)
-        where.append(sa.or_(table.c.runpod_job_id == job_id, table.c.runpod_job_id.is_(None)))
-        values["runpod_job_id"] = sa.func.coalesce(table.c.runpod_job_id, job_id)
-        differs.append(table.c.runpod_job_id.is_(None))
+        job_id = sa.bindparam("job_id", type_=videos.c.runpod_job_id.type)
+        where.append(sa.or_(videos.c.runpod_job_id == job_id, videos.c.runpod_job_id.is_(None)))
+        values["runpod_job_id"] = sa.func.coalesce(videos.c.runpod_job_id, job_id)
+        differs.append(videos.c.runpod_job_id.is_(None))
     if not is_terminal(status):
         where.append(sa.or_(*differs))
-    return sa.update(table).where(*where).values(values).returning(*table.c)
+    return sa.update(videos).where(*where).values(values).returning(*videos.c)
 
 
 # --- cleaning what a report carries ---------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 import reflex as rx
 
@@ -45,7 +45,7 @@ class VideoCard:
             progress=view.progress,
             prompt=view.prompt,
             error=view.error or "",
-            created=view.created_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            created=view.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             details=f"{view.width}×{view.height} · {view.num_frames} frames · {view.steps} steps · seed {view.seed}",
             duration_s=view.duration_s or 0.0,
             video_url=view.video_url or "",

@@ -6,16 +6,17 @@ import random
 from typing import Any
 
 import reflex as rx
+from reflex_base.event import KeyInputInfo
 
 from openv_app.components import presets
 from openv_app.models import Video
 from openv_app.services.errors import AppError
 from openv_app.services.jobs import settings_of
-from worker.contract import MAX_SEED, MODELS
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
+from worker.contract import MAX_SEED, MODELS
 
 
 class GenerateState(SessionState):
@@ -111,7 +112,7 @@ class GenerateState(SessionState):
         self.model = value
 
     @rx.event
-    async def prompt_key_down(self, key: str, info: rx.event.KeyInputInfo):
+    async def prompt_key_down(self, key: str, info: KeyInputInfo):
         if key == "Enter" and (info["ctrl_key"] or info["meta_key"]):
             return GenerateState.submit
 
@@ -153,7 +154,11 @@ class GenerateState(SessionState):
 
     def _apply_reuse(self, video: Video) -> None:
         settings = settings_of(video)
-        self.prompt, self.negative_prompt, self.model = settings["prompt"], settings["negative_prompt"], settings["model"]
+        self.prompt, self.negative_prompt, self.model = (
+            settings["prompt"],
+            settings["negative_prompt"],
+            settings["model"],
+        )
         self.aspect, self.resolution = closest_preset(video.width, video.height)
         self.duration = min(presets.DURATIONS, key=lambda name: abs(presets.DURATIONS[name] - video.num_frames))
         self.steps, self.guidance_scale, self.seed = video.steps, video.guidance_scale, video.seed
@@ -162,4 +167,6 @@ class GenerateState(SessionState):
 
 def closest_preset(width: int, height: int) -> tuple[str, str]:
     pairs = [(aspect, resolution) for aspect, sizes in presets.SIZES.items() for resolution in sizes]
-    return min(pairs, key=lambda pair: sum(abs(a - b) for a, b in zip(presets.size_for(*pair), (width, height))))
+    return min(
+        pairs, key=lambda pair: sum(abs(a - b) for a, b in zip(presets.size_for(*pair), (width, height), strict=True))
+    )
