@@ -1,5 +1,8 @@
 """The Reflex app: pages, the mounted HTTP API, the status poller and live pushes."""
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import reflex as rx
 
 from openv_app import live
@@ -64,7 +67,15 @@ async def forget_closed_tabs() -> None:
     await live.forget_closed_tabs(app, tabs)
 
 
+@contextlib.asynccontextmanager
+async def close_clients_at_shutdown() -> AsyncIterator[None]:
+    yield
+    await get_job_service().aclose()
+    await get_tab_registry().aclose()
+
+
 get_job_service().listeners.append(push_to_open_tabs)
+app.register_lifespan_task(close_clients_at_shutdown)
 app.register_lifespan_task(status_poller)
 app.register_lifespan_task(live.background(refresh_served_tabs))
 if isinstance(get_tab_registry(), RedisTabs):

@@ -34,6 +34,8 @@ class TabRegistry(Protocol):
         """Keep these live tabs registered for another TAB_TTL_S."""
         ...
 
+    async def aclose(self) -> None: ...
+
 
 class MemoryTabs:
     """One process, no Redis: the embedded default."""
@@ -63,6 +65,9 @@ class MemoryTabs:
     async def renew(self, users_by_token: dict[str, str]) -> None:
         pass  # nothing expires in memory
 
+    async def aclose(self) -> None:
+        pass
+
     async def keep_only(self, connected: set[str]) -> None:
         for token in [token for token in self._user_of if token not in connected]:
             await self.remove(token)
@@ -75,6 +80,9 @@ class RedisTabs:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
 
     def _tabs_key(self, user_id: str) -> str:
         return f"{self.PREFIX}s:{user_id}"

@@ -87,6 +87,12 @@ class JobService:
         videos = await self._videos(statement, parameters)
         return videos[0] if videos else None
 
+    async def aclose(self) -> None:
+        """Close the network clients and the database pool (at shutdown)."""
+        await self.runpod.aclose()
+        await self.storage.aclose()
+        await self.db.engine.dispose()
+
     async def _notify(self, video: Video) -> None:
         for listener in self.listeners:
             try:

@@ -135,11 +135,5 @@ class RunPodClient:
     async def cancel(self, job_id: str) -> RunPodJob:
         return RunPodJob.model_validate(await self._request("POST", f"/cancel/{job_id}"))
 
-    async def retry(self, job_id: str) -> RunPodJob:
-        return RunPodJob.model_validate(await self._request("POST", f"/retry/{job_id}", repeatable=False))
-
     async def health(self) -> dict[str, Any]:
         return await self._request("GET", "/health")
-
-    async def purge_queue(self) -> dict[str, Any]:
-        return await self._request("POST", "/purge-queue")

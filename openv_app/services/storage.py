@@ -41,6 +41,9 @@ class Storage(Protocol):
     async def list_files(self) -> list[str]:
         """Every stored file's path (for the orphan sweep)."""
 
+    async def aclose(self) -> None:
+        """Release network clients at shutdown."""
+
 
 URL_EXPIRY_STEP_S = 300
 
@@ -138,6 +141,9 @@ class LocalStorage:
             await anyio.to_thread.run_sync(unlink_all)
         except OSError as error:
             raise StorageError(str(error)) from error
+
+    async def aclose(self) -> None:
+        pass  # no network client
 
     async def list_files(self) -> list[str]:
         def walk() -> list[str]:

@@ -35,10 +35,11 @@ class SupabaseStorage:
     ) -> None:
         self.bucket = bucket
         self.ttl_s = ttl_s
+        self._http = http_client or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
         self._client = AsyncStorageClient(
             f"{url.rstrip('/')}/storage/v1/",
             {"apiKey": service_key, "Authorization": f"Bearer {service_key}"},
-            http_client=http_client or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)),
+            http_client=self._http,
         )
         self._bucket_ready = False
         self._bucket_lock = asyncio.Lock()
@@ -134,3 +135,6 @@ class SupabaseStorage:
             entries += batch
             if len(batch) < page:
                 return entries
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
