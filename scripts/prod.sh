@@ -14,11 +14,6 @@ export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://localhost:$PORT}"
 echo "==> migrating the database"
 alembic upgrade head
 
-if [ -z "${RUNPOD_API_KEY:-}" ] && ! grep -qs '^RUNPOD_API_KEY=.' .env; then
-  echo "==> no RUNPOD_API_KEY: starting the local RunPod-compatible endpoint on 127.0.0.1:8765"
-  python -m worker.local_endpoint &
-  endpoint_pid=$!
-  trap 'kill $endpoint_pid 2>/dev/null || true' EXIT
-fi
+start_local_runpod_without_key
 
 reflex run --env prod --single-port --frontend-port "$PORT" --backend-port "$PORT" "$@"

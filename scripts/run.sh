@@ -8,12 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 echo "==> migrating the database"
 alembic upgrade head
 
-if [ -z "${RUNPOD_API_KEY:-}" ] && ! grep -qs '^RUNPOD_API_KEY=.' .env; then
-  echo "==> no RUNPOD_API_KEY: starting the local RunPod-compatible endpoint on 127.0.0.1:8765"
-  python -m worker.local_endpoint &
-  endpoint_pid=$!
-  trap 'kill $endpoint_pid 2>/dev/null || true' EXIT
-fi
+start_local_runpod_without_key
 
 exec_args=(reflex run "$@")
 "${exec_args[@]}"

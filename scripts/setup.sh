@@ -25,3 +25,14 @@ if [ ! -x .tools/node_modules/.bin/bun ] || [ ! -x .tools/node_modules/.bin/node
   mkdir -p .tools
   (cd .tools && npm install --silent --no-audit --no-fund --no-save bun@1.4.4 node@22 >/dev/null)
 fi
+
+# Without a RunPod key the app talks to the local RunPod-compatible endpoint: start it (and
+# stop it when the calling script exits).
+start_local_runpod_without_key() {
+  if [ -z "${RUNPOD_API_KEY:-}" ] && ! grep -qs '^RUNPOD_API_KEY=.' .env; then
+    echo "==> no RUNPOD_API_KEY: starting the local RunPod-compatible endpoint on 127.0.0.1:8765"
+    python -m worker.local_endpoint &
+    endpoint_pid=$!
+    trap 'kill $endpoint_pid 2>/dev/null || true' EXIT
+  fi
+}

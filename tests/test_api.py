@@ -7,9 +7,8 @@ import uuid
 import av
 import httpx
 import pytest
-from sqlmodel import Session
 
-from openv_app.models import Video
+from bench.seeding import insert_videos, video_row
 from openv_app.services.poller import PollerConfig, poll_once
 from openv_app.services.signing import webhook_token
 from openv_app.services.storage import StorageError
@@ -288,21 +287,7 @@ def test_failed_storage_delete_is_retried_until_done(app_factory, runpod_factory
 
 def test_other_users_videos_are_404(app_factory, runpod_factory, engine):
     app = app_factory(runpod_factory(quick_video_handler, concurrency=0))
-    with Session(engine, expire_on_commit=False) as session:
-        theirs = Video(
-            user_id="someone-else",
-            prompt="theirs",
-            model="wan2.1-t2v-1.3b",
-            width=128,
-            height=128,
-            num_frames=9,
-            fps=8,
-            steps=2,
-            guidance_scale=5,
-            seed=1,
-        )
-        session.add(theirs)
-        session.commit()
+    [theirs] = insert_videos(engine, [video_row(user_id="someone-else", prompt="theirs")])
     video_id = str(theirs.id)
     assert httpx.get(f"{app.url}/api/videos/{video_id}").status_code == 404
     assert httpx.get(f"{app.url}/api/runpod/{video_id}").status_code == 404

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bench.seeding import insert_videos, video_row
 from openv_app.models import Video, utcnow
 from openv_app.services.runpod_client import RunPodClient
 from tests.conftest import ServerThread, wait_until
@@ -118,22 +119,7 @@ def test_orphan_sweep_removes_only_files_no_live_video_owns(app_factory, engine,
     now = utcnow()
 
     def row(**values) -> Video:
-        video = Video(
-            user_id="dev-user",
-            prompt="p",
-            model="wan2.1-t2v-1.3b",
-            width=128,
-            height=128,
-            num_frames=9,
-            fps=8,
-            steps=2,
-            guidance_scale=5,
-            seed=1,
-            **values,
-        )
-        with engine.begin() as connection:
-            connection.execute(sa.insert(Video.__table__).values(video.model_dump(exclude_none=True)))
-        return video
+        return insert_videos(engine, [video_row(user_id="dev-user", **values)])[0]
 
     live = row(status="COMPLETED")
     running = row(status="PROCESSING", uploads_expire_at=now + timedelta(hours=1))

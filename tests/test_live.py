@@ -7,12 +7,11 @@ real thing is exercised across two workers in tests/test_e2e_workers.py.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import pytest
 
+from bench.seeding import video_row
 from openv_app import live
 from openv_app.models import Video
 from openv_app.services.storage import StorageError
@@ -70,24 +69,7 @@ class FakeApp:
 
 
 def video(user: str = "u1", status: str = "PROCESSING", progress: int = 50) -> Video:
-    now = datetime.now(UTC)
-    return Video(
-        id=uuid.uuid4(),
-        user_id=user,
-        prompt="p",
-        model="m",
-        width=128,
-        height=128,
-        num_frames=9,
-        fps=8,
-        steps=4,
-        guidance_scale=5,
-        seed=1,
-        status=status,
-        progress=progress,
-        created_at=now,
-        updated_at=now,
-    )
+    return video_row(user_id=user, status=status, progress=progress)
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from datetime import UTC, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.seeding import video_row
 from openv_app.models import Video
 from openv_app.services.errors import InvalidInput
 from openv_app.services.jobs import decode_cursor, encode_cursor
@@ -42,20 +43,7 @@ reports = st.builds(
 
 
 def new_video() -> Video:
-    return Video(
-        id=uuid.uuid4(),
-        user_id="u",
-        prompt="p",
-        model="m",
-        width=128,
-        height=128,
-        num_frames=9,
-        fps=8,
-        steps=4,
-        guidance_scale=5,
-        seed=1,
-        runpod_job_id="job",
-    )
+    return video_row(user_id="u", runpod_job_id="job")
 
 
 @settings(max_examples=300)

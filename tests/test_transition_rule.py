@@ -7,6 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from bench.seeding import video_row
 from openv_app.db import Database, make_async_engine
 from openv_app.models import Video
 from openv_app.services.runpod_client import RunPodJob
@@ -27,20 +28,7 @@ VIDEO_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 
 
 def new_video() -> Video:
-    return Video(
-        id=VIDEO_ID,
-        user_id="u",
-        prompt="p",
-        model="m",
-        width=128,
-        height=128,
-        num_frames=9,
-        fps=8,
-        steps=10,
-        guidance_scale=5,
-        seed=1,
-        runpod_job_id="job",
-    )
+    return video_row(id=VIDEO_ID, user_id="u", steps=10, runpod_job_id="job")
 
 
 def final_state(order: list[str]) -> tuple:
