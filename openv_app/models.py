@@ -65,6 +65,9 @@ class VideoBase(SQLModel):
     stage: str | None = Field(default=None, max_length=50)
     duration_s: float | None = None
     error: str | None = Field(default=None, sa_type=sa.Text)
+    # RunPod's delayTime (waiting for a worker) and executionTime (GPU time) of the finished job.
+    delay_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
+    execution_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
 
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

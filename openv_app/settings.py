@@ -85,6 +85,8 @@ class Settings(BaseSettings):
 
     max_concurrent_jobs: int = Field(default=3, ge=1)
     daily_quota: int = Field(default=50, ge=1)
+    # GPU seconds (RunPod's executionTime) a user may use in 24 hours; unset: no such limit.
+    daily_gpu_seconds: int | None = Field(default=None, ge=1)
     max_prompt_length: int = Field(default=1000, ge=1, le=MAX_PROMPT_LENGTH)
 
     @field_validator("public_base_url", "runpod_base_url")

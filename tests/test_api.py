@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 import av
 import httpx
@@ -332,3 +333,27 @@ def test_signed_storage_urls_are_checked(app_factory):
     assert not (app.storage.root.parent / "escape.mp4").exists()
     with pytest.raises(StorageError):
         app.storage.file_path("dev-user/../../escape.mp4")
+
+
+def test_gpu_time_is_shown_and_the_daily_gpu_quota_refuses_with_when_it_frees_up(app_factory, runpod_factory):
+    app = app_factory(runpod_factory(quick_video_handler, concurrency=0), daily_gpu_seconds=60)
+    first = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
+    report = {
+        "id": first["runpod_job_id"],
+        "status": "COMPLETED",
+        "delayTime": 3000,
+        "executionTime": 61_000,
+        "output": {"video": "v", "poster": "p", "duration_s": 1.0},
+    }
+    assert webhook(app, first["id"], report).json()["changed"] is True
+    done = video_status(app, first["id"])
+    assert (done["delay_ms"], done["execution_ms"]) == (3000, 61_000)
+
+    refused = httpx.post(f"{app.url}/api/runpod", json=REQUEST)
+    assert refused.status_code == 429
+    body = refused.json()
+    assert "GPU time of 60 s" in body["error"] and "frees up at" in body["error"]
+    frees_up = datetime.fromisoformat(body["frees_up_at"])
+    created = datetime.fromisoformat(first["created_at"])
+    assert frees_up == created + timedelta(days=1)
+    assert app.run(app.service.usage("dev-user")).gpu_seconds_today == 61.0

@@ -51,6 +51,8 @@ def test_generate_watch_progress_play_and_delete(prod_app, page):
 
     wait_for_status(page, prompt, "COMPLETED")
     seen = time.monotonic()
+    expect(card.locator(".timing")).to_contain_text("generated in")  # RunPod's GPU time
+    expect(page.locator("#usage")).to_contain_text("Today:")
     job = next(j for j in prod_app.runpod.endpoint.jobs.values() if j.input.get("prompt") == prompt)
     latency = seen - job.finished
     ARTIFACTS.mkdir(exist_ok=True)

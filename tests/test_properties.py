@@ -38,7 +38,13 @@ outputs = st.one_of(
     ),
 )
 reports = st.builds(
-    RunPodJob, id=st.just("job"), status=st.sampled_from(sorted(RUNPOD_STATUSES)), output=outputs, error=odd_values
+    RunPodJob,
+    id=st.just("job"),
+    status=st.sampled_from(sorted(RUNPOD_STATUSES)),
+    output=outputs,
+    error=odd_values,
+    delayTime=odd_values,
+    executionTime=odd_values,
 )
 
 
@@ -60,6 +66,8 @@ def test_any_report_sequence_moves_forward_only_and_stores_only_what_fits(sequen
         assert video.stage is None or (isinstance(video.stage, str) and len(video.stage) <= MAX_STAGE_LENGTH)
         assert video.error is None or (len(video.error) <= MAX_ERROR_LENGTH and "\x00" not in video.error)
         assert video.duration_s is None or video.duration_s == video.duration_s  # finite, not NaN
+        for milliseconds in (video.delay_ms, video.execution_ms):  # fit a BIGINT column
+            assert milliseconds is None or 0 <= milliseconds <= 10**12
         # The same report again is a duplicate: it changes nothing.
         assert apply_runpod_status(video, report) is False
 

@@ -110,7 +110,9 @@ SQL_REPORTS = [
     RunPodJob(id="job", status="COMPLETED", output={"error": "no video"}),
     RunPodJob(id="job", status="FAILED", error="boom"),
     RunPodJob(id="job", status="CANCELLED"),
-    RunPodJob(id="job", status="TIMED_OUT"),
+    RunPodJob(id="job", status="TIMED_OUT", delayTime=1200, executionTime=600_000),
+    RunPodJob(id="job", status="COMPLETED", output=DONE, delayTime=3000, executionTime=41_000),
+    RunPodJob(id="job", status="IN_PROGRESS", output={"step": 9, "total": 10}, delayTime=3000, executionTime=1e99),
 ]
 COMPARED = (
     "status",
@@ -122,6 +124,8 @@ COMPARED = (
     "duration_s",
     "timings",
     "error",
+    "delay_ms",
+    "execution_ms",
 )
 
 
@@ -167,3 +171,19 @@ async def test_sql_transition_adopts_a_job_id_not_stored_yet_but_never_another(d
         )
     finally:
         await db.engine.dispose()
+
+
+def test_queue_and_gpu_time_are_kept_from_the_final_report_only():
+    video = new_video()
+    apply_runpod_status(
+        video,
+        RunPodJob(id="job", status="IN_PROGRESS", output={"step": 1, "total": 4}, delayTime=2500, executionTime=900),
+    )
+    assert (video.delay_ms, video.execution_ms) == (None, None)  # still growing
+    apply_runpod_status(
+        video, RunPodJob(id="job", status="COMPLETED", output=DONE, delayTime=2500, executionTime=41_000)
+    )
+    assert (video.delay_ms, video.execution_ms) == (2500, 41_000)
+    odd = new_video()
+    apply_runpod_status(odd, RunPodJob(id="job", status="FAILED", delayTime=-5, executionTime=10**400))
+    assert (odd.status, odd.delay_ms, odd.execution_ms) == ("FAILED", None, None)

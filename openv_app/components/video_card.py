@@ -129,6 +129,7 @@ def video_card(video: rx.Var[VideoCard]) -> rx.Component:
             rx.text(video.prompt, size="2", class_name="prompt", style={"overflow-wrap": "anywhere"}),
             rx.cond(video.error != "", rx.text(video.error, size="1", color_scheme="red", class_name="error")),
             rx.text(video.details, size="1", color_scheme="gray"),
+            rx.cond(video.timing != "", rx.text(video.timing, size="1", color_scheme="gray", class_name="timing")),
             actions(video),
             spacing="2",
             width="100%",

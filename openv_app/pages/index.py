@@ -208,7 +208,10 @@ def library() -> rx.Component:
                 LibraryState.in_flight_count > 0,
                 rx.badge(f"{LibraryState.in_flight_count} in progress", color_scheme="violet", id="in-flight-count"),
             ),
+            rx.spacer(),
+            rx.text(LibraryState.usage, size="1", color_scheme="gray", id="usage"),
             align="center",
+            width="100%",
         ),
         rx.cond(
             LibraryState.action_error != "",

@@ -67,6 +67,18 @@ class GenerationRequest(GenerationSettings):
 
 # --- the service --------------------------------------------------------------------------
 
+QUOTA_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Usage:
+    unfinished: int
+    videos_today: int
+    gpu_seconds_today: float
+    videos_limit: int
+    gpu_seconds_limit: int | None
+
+
 VideoListener = Callable[[Video], Awaitable[None]]
 COLUMNS = tuple(videos.c)
 
@@ -84,8 +96,8 @@ class JobService:
         return [Video.model_validate(row) for row in await self.db.rows(statement, parameters)]
 
     async def _video(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> Video | None:
-        videos = await self._videos(statement, parameters)
-        return videos[0] if videos else None
+        found = await self._videos(statement, parameters)
+        return found[0] if found else None
 
     async def aclose(self) -> None:
         """Close the network clients and the database pool (at shutdown)."""
@@ -153,17 +165,49 @@ class JobService:
 
     # submitting -------------------------------------------------------------------------
 
-    async def _check_limits(self, connection: AsyncConnection, user_id: str) -> None:
+    async def usage(self, user_id: str) -> Usage:
+        """What the user used in the last 24 hours, against the limits."""
+        async with self.db.transaction() as connection:
+            return await self._usage(connection, user_id)
+
+    async def _usage(self, connection: AsyncConnection, user_id: str) -> Usage:
         in_flight = sa.and_(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.deleted_at.is_(None))
-        # Deleted videos count towards the quota too: deleting must not reset it.
-        today = videos.c.created_at >= utcnow() - timedelta(days=1)
-        unfinished, created_today = (
+        # Deleted videos count towards the quotas too: deleting must not reset them.
+        today = videos.c.created_at >= utcnow() - QUOTA_WINDOW
+        unfinished, created_today, gpu_ms = (
             await connection.execute(
-                sa.select(sa.func.count().filter(in_flight), sa.func.count().filter(today)).where(
-                    videos.c.user_id == user_id
-                )
+                sa.select(
+                    sa.func.count().filter(in_flight),
+                    sa.func.count().filter(today),
+                    sa.func.coalesce(sa.func.sum(videos.c.execution_ms).filter(today), 0),
+                ).where(videos.c.user_id == user_id)
             )
         ).one()
+        return Usage(
+            unfinished, created_today, int(gpu_ms) / 1000, self.settings.daily_quota, self.settings.daily_gpu_seconds
+        )
+
+    async def _gpu_frees_up_at(self, connection: AsyncConnection, user_id: str, used_s: float) -> datetime:
+        """When enough of today's GPU time leaves the 24-hour window to allow another job."""
+        limit_s = self.settings.daily_gpu_seconds or 0
+        rows = await connection.execute(
+            sa.select(videos.c.created_at, videos.c.execution_ms)
+            .where(
+                videos.c.user_id == user_id,
+                videos.c.created_at >= utcnow() - QUOTA_WINDOW,
+                videos.c.execution_ms.is_not(None),
+            )
+            .order_by(videos.c.created_at)
+        )
+        for created_at, execution_ms in rows:
+            used_s -= execution_ms / 1000
+            if used_s < limit_s:
+                return created_at + QUOTA_WINDOW
+        return utcnow()
+
+    async def _check_limits(self, connection: AsyncConnection, user_id: str) -> None:
+        usage = await self._usage(connection, user_id)
+        unfinished, created_today = usage.unfinished, usage.videos_today
         if unfinished >= self.settings.max_concurrent_jobs:
             raise Conflict(
                 f"You already have {unfinished} videos in progress (limit {self.settings.max_concurrent_jobs}); "
@@ -172,6 +216,13 @@ class JobService:
             )
         if created_today >= self.settings.daily_quota:
             raise QuotaExceeded(f"Daily quota of {self.settings.daily_quota} videos reached; try again later.")
+        if usage.gpu_seconds_limit is not None and usage.gpu_seconds_today >= usage.gpu_seconds_limit:
+            frees_up = await self._gpu_frees_up_at(connection, user_id, usage.gpu_seconds_today)
+            raise QuotaExceeded(
+                f"Daily GPU time of {usage.gpu_seconds_limit} s used up ({usage.gpu_seconds_today:.0f} s in the last "
+                f"24 hours); it frees up at {frees_up.astimezone(UTC):%Y-%m-%d %H:%M} UTC.",
+                frees_up_at=frees_up.isoformat(),
+            )
 
     async def submit(self, user_id: str, data: Any) -> Video:
         request = GenerationRequest.parse(data, self.settings.max_prompt_length)

@@ -45,8 +45,9 @@ class RunPodJob(BaseModel):
 
     id: str = Field(min_length=1, max_length=255)
     status: str = Field(max_length=20)
-    delay_time: int | None = Field(default=None, alias="delayTime")
-    execution_time: int | None = Field(default=None, alias="executionTime")
+    # Any: odd values must not reject a report (transitions.report_effect cleans them).
+    delay_time: Any = Field(default=None, alias="delayTime")
+    execution_time: Any = Field(default=None, alias="executionTime")
     output: Any = None
     error: Any = None
     worker_id: str | None = Field(default=None, alias="workerId")

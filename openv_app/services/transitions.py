@@ -82,6 +82,10 @@ def report_effect(report: RunPodJob, now: datetime | None = None) -> ReportEffec
         changes.append(Change("error", error_text(report)))
     if is_terminal(status):
         changes.append(Change("completed_at", now or utcnow()))
+        # The job's final queue and GPU time (progress reports' growing values are not kept).
+        for column, value in (("delay_ms", report.delay_time), ("execution_ms", report.execution_time)):
+            if (milliseconds := duration_ms(value)) is not None:
+                changes.append(Change(column, milliseconds))
     return ReportEffect(status, tuple(changes))
 
 
@@ -191,6 +195,14 @@ def finite_number(value: Any) -> float | None:
     except OverflowError:  # an int too large for a float
         return None
     return number if math.isfinite(number) else None
+
+
+def duration_ms(value: Any) -> int | None:
+    """A non-negative whole number of milliseconds, at most about 30 years."""
+    number = finite_number(value)
+    if number is None or number < 0:
+        return None
+    return int(min(number, 10**12))
 
 
 def clean_timings(value: Any) -> dict[str, float] | None:

@@ -10,7 +10,7 @@ import reflex as rx
 from openv_app.models import Video
 from openv_app.schemas import VideoOut, video_out
 from openv_app.services.errors import AppError, AuthError
-from openv_app.services.jobs import UNCONFIRMED
+from openv_app.services.jobs import UNCONFIRMED, Usage
 from openv_app.services.statuses import IN_FLIGHT_STATUSES
 from openv_app.services.wiring import get_job_service
 from openv_app.states.session import SessionState
@@ -34,6 +34,7 @@ class VideoCard:
     video_url: str = ""
     poster_url: str = ""
     download_url: str = ""
+    timing: str = ""
 
     @classmethod
     def from_view(cls, view: VideoOut) -> VideoCard:
@@ -51,11 +52,34 @@ class VideoCard:
             video_url=view.video_url or "",
             poster_url=view.poster_url or "",
             download_url=view.download_url or "",
+            timing=timing_text(view),
         )
 
 
 async def card_for(video: Video) -> VideoCard:
     return VideoCard.from_view(await video_out(get_job_service().storage, video))
+
+
+def seconds_text(milliseconds: int) -> str:
+    seconds = round(milliseconds / 1000)
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
+
+
+def timing_text(view: VideoOut) -> str:
+    """ "queued 3 s · generated in 41 s": RunPod's queue and GPU time of a finished job."""
+    parts = []
+    if view.delay_ms is not None:
+        parts.append(f"queued {seconds_text(view.delay_ms)}")
+    if view.execution_ms is not None:
+        parts.append(f"generated in {seconds_text(view.execution_ms)}")
+    return " · ".join(parts)
+
+
+def usage_text(usage: Usage) -> str:
+    text = f"Today: {usage.videos_today} of {usage.videos_limit} videos"
+    if usage.gpu_seconds_limit is not None:
+        return f"{text} · {usage.gpu_seconds_today:.0f} of {usage.gpu_seconds_limit} GPU seconds"
+    return f"{text} · {usage.gpu_seconds_today:.0f} GPU seconds"
 
 
 def status_text(view: VideoOut) -> str:
@@ -76,6 +100,7 @@ class LibraryState(SessionState):
     player_open: bool = False
     confirm_delete_id: str = ""
     action_error: str = ""
+    usage: str = ""
 
     @rx.var
     def has_more(self) -> bool:
@@ -96,6 +121,10 @@ class LibraryState(SessionState):
         videos, cursor = await get_job_service().list_videos(user, PAGE_SIZE)
         self.videos = [await card_for(video) for video in videos]
         self.next_cursor, self.loaded = cursor or "", True
+        await self._refresh_usage(user)
+
+    async def _refresh_usage(self, user: str) -> None:
+        self.usage = usage_text(await get_job_service().usage(user))
 
     @rx.event
     async def load_more(self) -> None:

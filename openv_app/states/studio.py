@@ -149,6 +149,7 @@ class GenerateState(SessionState):
                 self.seed = random.randint(0, MAX_SEED)
             library = await self.get_state(LibraryState)
             await library._show_video(video)
+            await library._refresh_usage(video.user_id)
         finally:
             self.submitting = False
 
