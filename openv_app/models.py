@@ -68,6 +68,8 @@ class VideoBase(SQLModel):
     # RunPod's delayTime (waiting for a worker) and executionTime (GPU time) of the finished job.
     delay_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
     execution_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Set while the owner shares the video: the unguessable part of its public link /v/{slug}.
+    share_slug: str | None = Field(default=None, max_length=64, unique=True)
 
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

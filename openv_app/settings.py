@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     database_pool_recycle_s: int = Field(default=300, ge=10)
     # Where RunPod (or the local endpoint) reaches this app: webhooks and signed storage URLs.
     public_base_url: str = "http://localhost:8000"
+    # Where people open the studio (the "Make your own" link of a shared video). Default: the
+    # public base URL, as in production; `make run` sets the dev frontend.
+    app_url: str | None = None
     webhook_secret: SecretStr | None = None
 
     runpod_api_key: SecretStr | None = None
@@ -89,9 +92,11 @@ class Settings(BaseSettings):
     daily_gpu_seconds: int | None = Field(default=None, ge=1)
     max_prompt_length: int = Field(default=1000, ge=1, le=MAX_PROMPT_LENGTH)
 
-    @field_validator("public_base_url", "runpod_base_url")
+    @field_validator("public_base_url", "runpod_base_url", "app_url")
     @classmethod
-    def _strip_trailing_slash(cls, value: str) -> str:
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
@@ -121,6 +126,10 @@ class Settings(BaseSettings):
     def dev_auth(self) -> bool:
         """Single-user dev sign-in: only when no Clerk keys are configured."""
         return self.clerk_secret_key is None and self.clerk_jwt_key is None
+
+    @property
+    def studio_url(self) -> str:
+        return self.app_url or self.public_base_url
 
     @property
     def uses_local_runpod(self) -> bool:

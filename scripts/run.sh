@@ -10,5 +10,8 @@ alembic upgrade head
 
 start_local_runpod_without_key
 
+# The dev frontend is where "Make your own" on a shared video's page leads.
+export APP_URL="${APP_URL:-http://localhost:3000}"
+
 exec_args=(reflex run "$@")
 "${exec_args[@]}"

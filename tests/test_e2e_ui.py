@@ -167,3 +167,29 @@ def test_dark_mode_toggle(prod_app, page):
     after = page.evaluate("() => document.documentElement.className")
     assert ("dark" in after) != ("dark" in before)  # light became dark or dark became light
     page.screenshot(path=str(ARTIFACTS / "dark_mode.png"))
+
+
+def test_share_open_signed_out_make_your_own_then_revoke(prod_app, browser, page):
+    open_studio(page, prod_app)
+    prompt = unique("a shared paper lantern")
+    generate(page, prompt)
+    wait_for_status(page, prompt, "COMPLETED")
+    card = card_of(page, prompt)
+    card.locator(".share").click()
+    link = card.locator(".share-link")
+    expect(link).to_be_visible()
+    url = link.get_attribute("href")
+
+    visitor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()  # no session at all
+    assert visitor.goto(url).status == 200
+    visitor.wait_for_function("() => document.querySelector('#shared-video').readyState >= 2", timeout=15000)
+    assert visitor.inner_text("#shared-prompt") == prompt
+    visitor.screenshot(path=str(ARTIFACTS / "shared_page.png"))
+    visitor.click("#make-your-own")
+    visitor.wait_for_selector("#prompt")
+    expect(visitor.locator("#prompt")).to_have_value(prompt)
+
+    card.locator(".unshare").click()
+    expect(card.locator(".share")).to_be_visible()
+    assert visitor.goto(url).status == 404
+    visitor.context.close()

@@ -58,6 +58,18 @@ def test_listing_finds_every_stored_file(supabase):
     assert sorted(run_sync(upload_and_list())) == ["user_a/1.jpg", "user_a/1.mp4", "user_b/2.mp4"]
 
 
+def test_a_shared_file_is_streamed_through_the_app(supabase):
+    storage = storage_for(supabase)
+
+    async def upload_and_stream():
+        put_file(await storage.create_upload_url("user/v.mp4"), b"mp4-bytes", "video/mp4")
+        status, headers, chunks = await storage.stream("user/v.mp4", None)
+        return status, headers, b"".join([chunk async for chunk in chunks])
+
+    status, headers, data = run_sync(upload_and_stream())
+    assert (status, data, headers["content-length"]) == (200, b"mp4-bytes", "9")
+
+
 def test_worker_uploads_to_signed_url_and_browser_downloads(supabase):
     storage = storage_for(supabase)
 

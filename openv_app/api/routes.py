@@ -11,12 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException
 
-from openv_app.schemas import VideoOut, VideoPage, video_out
+from openv_app.api.public_page import render_not_found, render_public_page
+from openv_app.models import Video
+from openv_app.schemas import PublicVideo, VideoOut, VideoPage, public_video_out, share_url, video_out
 from openv_app.services.auth import resolve_user
 from openv_app.services.errors import (
     AppError,
@@ -116,6 +118,10 @@ async def _runpod_error(request: Request, error: RunPodError) -> JSONResponse:
     return error_response(502, str(error))
 
 
+async def owner_view(service: JobService, video: Video) -> VideoOut:
+    return await video_out(service.storage, video, service.settings.public_base_url)
+
+
 async def json_body(request: Request) -> Any:
     """The request's JSON, read up to MAX_JSON_BYTES. (Starlette's own body limit answers in
     plain text, not in the API's error shape.)"""
@@ -175,7 +181,7 @@ _VIDEO_LINKS = {
 async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
     """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""
     video = await service.submit(user, await json_body(request))
-    return await video_out(service.storage, video)
+    return await owner_view(service, video)
 
 
 @api.get("/api/runpod", responses=errors(401, 502))
@@ -206,7 +212,7 @@ async def runpod_webhook(
 
 @api.get("/api/runpod/{video_id}", response_model=VideoOut, responses=errors(401, 404, 502))
 async def video_status(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service.storage, await service.get_video(user, video_id))
+    return await owner_view(service, await service.get_video(user, video_id))
 
 
 @api.post(
@@ -216,7 +222,7 @@ async def video_status(video_id: str, user: User, service: Service) -> VideoOut:
     responses=errors(401, 404, 409, 413, 415, 502),
 )
 async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service.storage, await service.cancel(user, video_id))
+    return await owner_view(service, await service.cancel(user, video_id))
 
 
 @api.post(
@@ -227,7 +233,7 @@ async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
     responses={201: {"links": _VIDEO_LINKS}, **errors(401, 404, 409, 413, 415, 429, 502)},
 )
 async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service.storage, await service.retry(user, video_id))
+    return await owner_view(service, await service.retry(user, video_id))
 
 
 # --- library ---------------------------------------------------------------------------------
@@ -238,18 +244,80 @@ async def list_videos(
     user: User, service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
 ) -> VideoPage:
     videos, next_cursor = await service.list_videos(user, limit, before)
-    return VideoPage(videos=[await video_out(service.storage, video) for video in videos], next_cursor=next_cursor)
+    return VideoPage(videos=[await owner_view(service, video) for video in videos], next_cursor=next_cursor)
 
 
 @api.get("/api/videos/{video_id}", response_model=VideoOut, responses=errors(401, 404, 502))
 async def get_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await video_out(service.storage, await service.get_video(user, video_id))
+    return await owner_view(service, await service.get_video(user, video_id))
 
 
 @api.delete("/api/videos/{video_id}", status_code=204, responses=errors(401, 404, 502))
 async def delete_video(video_id: str, user: User, service: Service) -> Response:
     await service.delete(user, video_id)
     return Response(status_code=204)
+
+
+# --- sharing -----------------------------------------------------------------------------------
+
+
+@api.post(
+    "/api/videos/{video_id}/share",
+    response_model=VideoOut,
+    dependencies=JSON_ONLY,
+    responses=errors(401, 404, 409, 413, 415, 502),
+)
+async def share_video(video_id: str, user: User, service: Service) -> VideoOut:
+    """Make a completed video public: its `share_url` opens without signing in. 409 if not completed."""
+    return await owner_view(service, await service.share(user, video_id))
+
+
+@api.delete("/api/videos/{video_id}/share", response_model=VideoOut, responses=errors(401, 404, 502))
+async def unshare_video(video_id: str, user: User, service: Service) -> VideoOut:
+    """Revoke the public link at once."""
+    return await owner_view(service, await service.unshare(user, video_id))
+
+
+@api.get("/api/public/{slug}", response_model=PublicVideo, responses=errors(404))
+async def public_video(slug: str, service: Service) -> PublicVideo:
+    """A shared video, for anyone with its link (no sign-in, no ids)."""
+    return public_video_out(await service.public_video(slug), service.settings.public_base_url)
+
+
+PUBLIC_MEDIA = {"video.mp4": "video_path", "poster.jpg": "poster_path"}
+
+
+@api.get(
+    "/api/public/{slug}/{name}",
+    response_class=Response,
+    responses={
+        200: {"content": {"video/mp4": {}, "image/jpeg": {}}},
+        206: {"content": {"video/mp4": {}}},
+        **errors(404, 502),
+    },
+)
+async def public_media(slug: str, name: str, request: Request, service: Service) -> Response:
+    """A shared video's file, served by the app (ranges included, for seeking)."""
+    video = await service.public_video(slug)
+    path = getattr(video, PUBLIC_MEDIA[name]) if name in PUBLIC_MEDIA else None
+    if not path:
+        raise NotFound("no such file")
+    if isinstance(service.storage, LocalStorage):
+        return FileResponse(service.storage.file_path(path), media_type=content_type_for(path))
+    status, headers, chunks = await service.storage.stream(path, request.headers.get("range"))
+    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=content_type_for(path))
+
+
+@api.get("/v/{slug}", response_class=HTMLResponse, include_in_schema=False)
+async def public_page(slug: str, service: Service) -> HTMLResponse:
+    """The shared video's page, rendered on the server so link previews (Open Graph, Twitter
+    cards) see its title, poster and video without running JavaScript."""
+    try:
+        video = public_video_out(await service.public_video(slug), service.settings.public_base_url)
+    except NotFound:
+        return HTMLResponse(render_not_found(), status_code=404)
+    page_url = share_url(service.settings.public_base_url, slug)
+    return HTMLResponse(render_public_page(video, page_url, service.settings.studio_url))
 
 
 # --- local storage (signed URLs instead of user auth: the worker and <video> use them) ---------

@@ -92,6 +92,17 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
                 aria_label="Download",
             ),
         ),
+        rx.cond(
+            (video.status == "COMPLETED") & (video.share_url == ""),
+            rx.button(
+                rx.icon("share_2", size=14),
+                "Share",
+                size="1",
+                variant="soft",
+                on_click=LibraryState.share(video.id),
+                class_name="share",
+            ),
+        ),
         rx.tooltip(
             rx.button(
                 rx.icon("copy", size=14),
@@ -129,6 +140,21 @@ def video_card(video: rx.Var[VideoCard]) -> rx.Component:
             rx.text(video.prompt, size="2", class_name="prompt", style={"overflow-wrap": "anywhere"}),
             rx.cond(video.error != "", rx.text(video.error, size="1", color_scheme="red", class_name="error")),
             rx.text(video.details, size="1", color_scheme="gray"),
+            rx.cond(
+                video.share_url != "",
+                rx.hstack(
+                    rx.link("Public link", href=video.share_url, is_external=True, size="1", class_name="share-link"),
+                    rx.button(
+                        "Stop sharing",
+                        size="1",
+                        variant="ghost",
+                        color_scheme="gray",
+                        on_click=LibraryState.unshare(video.id),
+                        class_name="unshare",
+                    ),
+                    align="center",
+                ),
+            ),
             rx.cond(video.timing != "", rx.text(video.timing, size="1", color_scheme="gray", class_name="timing")),
             actions(video),
             spacing="2",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -344,13 +345,61 @@ class JobService:
             raise Conflict("only failed or cancelled videos can be retried")
         return await self.submit(user_id, settings_of(video))
 
+    # sharing ----------------------------------------------------------------------------
+
+    async def share(self, user_id: str, video_id: uuid.UUID | str) -> Video:
+        """Give a completed video a public link (kept if it has one); the slug has 192 bits."""
+        shared = await self._video(
+            sa.update(videos)
+            .where(
+                videos.c.id == _as_uuid(video_id),
+                videos.c.user_id == user_id,
+                videos.c.deleted_at.is_(None),
+                videos.c.status == VideoStatus.COMPLETED,
+                videos.c.share_slug.is_(None),
+            )
+            .values(share_slug=secrets.token_urlsafe(24), updated_at=utcnow())
+            .returning(*COLUMNS)
+        )
+        if shared is not None:
+            await self._notify(shared)
+            return shared
+        video = await self.get_video(user_id, video_id)
+        if video.status != VideoStatus.COMPLETED:
+            raise Conflict("only completed videos can be shared")
+        return video  # already shared
+
+    async def unshare(self, user_id: str, video_id: uuid.UUID | str) -> Video:
+        """Revoke the public link at once: its slug answers 404 from now on."""
+        video = await self._video(
+            sa.update(videos)
+            .where(videos.c.id == _as_uuid(video_id), videos.c.user_id == user_id, videos.c.deleted_at.is_(None))
+            .values(share_slug=None, updated_at=utcnow())
+            .returning(*COLUMNS)
+        )
+        if video is None:
+            raise NotFound("video not found")
+        await self._notify(video)
+        return video
+
+    async def public_video(self, slug: str) -> Video:
+        """A shared video, to anyone holding its link; anything else is NotFound."""
+        video = await self._video(
+            sa.select(*COLUMNS).where(
+                videos.c.share_slug == slug, videos.c.deleted_at.is_(None), videos.c.status == VideoStatus.COMPLETED
+            )
+        )
+        if video is None or not slug:
+            raise NotFound("no such shared video")
+        return video
+
     async def delete(self, user_id: str, video_id: uuid.UUID | str) -> None:
         """Hide the video at once, stop its job, then remove its files (retried later on failure)."""
         now = utcnow()
         video = await self._video(
             sa.update(videos)
             .where(videos.c.id == _as_uuid(video_id), videos.c.user_id == user_id, videos.c.deleted_at.is_(None))
-            .values(deleted_at=now, updated_at=now)
+            .values(deleted_at=now, updated_at=now, share_slug=None)  # deleting revokes the link
             .returning(*COLUMNS)
         )
         if video is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlencode
@@ -43,6 +43,9 @@ class Storage(Protocol):
 
     async def aclose(self) -> None:
         """Release network clients at shutdown."""
+
+    async def stream(self, path: str, byte_range: str | None) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        """A file's bytes (a `Range` honoured): status, headers to pass on, chunks."""
 
 
 URL_EXPIRY_STEP_S = 300
@@ -144,6 +147,9 @@ class LocalStorage:
 
     async def aclose(self) -> None:
         pass  # no network client
+
+    async def stream(self, path: str, byte_range: str | None) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        raise StorageError("local files are served with FileResponse")  # the route does that
 
     async def list_files(self) -> list[str]:
         def walk() -> list[str]:

@@ -5,6 +5,7 @@ browser plays and downloads through signed, expiring URLs."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 from storage3 import AsyncStorageClient
@@ -138,3 +139,29 @@ class SupabaseStorage:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def stream(self, path: str, byte_range: str | None) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        """Proxies the file through a short-lived signed URL, passing a `Range` on."""
+        url = await self.create_download_url(path)
+        request = self._http.build_request("GET", url, headers={"range": byte_range} if byte_range else None)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise StorageError(f"could not read {path}: {error}") from error
+        if response.status_code not in (200, 206):
+            await response.aclose()
+            raise StorageError(f"could not read {path}: storage answered {response.status_code}")
+        passed = {
+            name: response.headers[name]
+            for name in ("content-length", "content-range", "accept-ranges")
+            if name in response.headers
+        }
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+            finally:
+                await response.aclose()
+
+        return response.status_code, passed, chunks()

@@ -35,6 +35,7 @@ class VideoCard:
     poster_url: str = ""
     download_url: str = ""
     timing: str = ""
+    share_url: str = ""
 
     @classmethod
     def from_view(cls, view: VideoOut) -> VideoCard:
@@ -53,11 +54,13 @@ class VideoCard:
             poster_url=view.poster_url or "",
             download_url=view.download_url or "",
             timing=timing_text(view),
+            share_url=view.share_url or "",
         )
 
 
 async def card_for(video: Video) -> VideoCard:
-    return VideoCard.from_view(await video_out(get_job_service().storage, video))
+    service = get_job_service()
+    return VideoCard.from_view(await video_out(service.storage, video, service.settings.public_base_url))
 
 
 def seconds_text(milliseconds: int) -> str:
@@ -183,6 +186,14 @@ class LibraryState(SessionState):
     @rx.event
     async def retry(self, video_id: str) -> None:
         await self._act(lambda service, user: service.retry(user, video_id))
+
+    @rx.event
+    async def share(self, video_id: str) -> None:
+        await self._act(lambda service, user: service.share(user, video_id))
+
+    @rx.event
+    async def unshare(self, video_id: str) -> None:
+        await self._act(lambda service, user: service.unshare(user, video_id))
 
     @rx.event
     def ask_delete(self, video_id: str) -> None:

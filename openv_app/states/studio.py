@@ -61,6 +61,9 @@ class GenerateState(SessionState):
             self.resolution, self.duration, self.steps = "240p", "1 s", 12
         if not self.seed:
             self.seed = random.randint(0, MAX_SEED)
+        # "Make your own" on a shared video's page links here with its prompt.
+        if shared_prompt := self.router.url.query_parameters.get("prompt"):
+            self.prompt = shared_prompt[: self.max_prompt_length]
 
     @rx.event
     def set_prompt(self, value: str) -> None:
