@@ -8,11 +8,13 @@ import reflex as rx
 from openv_app import live
 from openv_app.api.routes import api
 from openv_app.models import Video
+from openv_app.pages.explore import explore
 from openv_app.pages.index import index
 from openv_app.services.clerk_auth import frontend_api_host
 from openv_app.services.poller import PollerConfig, run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
+from openv_app.states.explore import ExploreState
 from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
 from openv_app.states.studio import GenerateState
@@ -37,6 +39,7 @@ def clerk_scripts() -> list[rx.Component]:
 
 
 app = rx.App(api_transformer=api, head_components=clerk_scripts())
+app.add_page(explore, route="/explore", title="Explore — OpenV", on_load=ExploreState.load_explore)
 app.add_page(
     index,
     route="/",

@@ -31,6 +31,12 @@ class PublicVideo(BaseModel):
     duration_s: float | None
     video_url: str
     poster_url: str | None
+    page_url: str  # the public page, /v/{slug}
+
+
+class PublicPage(BaseModel):
+    videos: list[PublicVideo]
+    next_cursor: str | None
 
 
 class VideoPage(BaseModel):
@@ -60,7 +66,8 @@ def public_video_out(video: Video, public_base_url: str) -> PublicVideo:
     assert video.share_slug, "only shared videos are public"
     base = f"{public_base_url}/api/public/{video.share_slug}"
     return PublicVideo(
-        **video.model_dump(include=set(PublicVideo.model_fields) - {"video_url", "poster_url"}),
+        **video.model_dump(include=set(PublicVideo.model_fields) - {"video_url", "poster_url", "page_url"}),
         video_url=f"{base}/video.mp4",
         poster_url=f"{base}/poster.jpg" if video.poster_path else None,
+        page_url=share_url(public_base_url, video.share_slug),
     )

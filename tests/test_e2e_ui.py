@@ -189,7 +189,26 @@ def test_share_open_signed_out_make_your_own_then_revoke(prod_app, browser, page
     visitor.wait_for_selector("#prompt")
     expect(visitor.locator("#prompt")).to_have_value(prompt)
 
+    visitor.goto(f"{prod_app.url}/explore")  # the gallery shows it while it is shared
+    expect(visitor.locator(".shared-card", has_text=prompt)).to_be_visible()
+
     card.locator(".unshare").click()
     expect(card.locator(".share")).to_be_visible()
     assert visitor.goto(url).status == 404
     visitor.context.close()
+
+
+def test_explore_use_a_sample_prompt_and_generate(prod_app, page):
+    page.goto(f"{prod_app.url}/explore")
+    sample = page.locator(".sample-card").first
+    expect(sample).to_be_visible()
+    prompt = sample.locator("p").first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "explore.png"), full_page=True)
+    sample.locator(".use-prompt").click()
+    page.wait_for_selector("#prompt")
+    expect(page.locator("#prompt")).to_have_value(prompt)
+    page.click("#generate")
+    card = card_of(page, prompt).first
+    expect(card).to_be_visible()
+    card.locator(".cancel").click()  # a 480p clip on the CPU engine: not worth the wait
+    expect(card.locator(".status-text")).to_have_text("Cancelled")

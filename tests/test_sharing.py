@@ -107,3 +107,32 @@ def test_only_the_owner_shares_only_completed_videos_and_deleting_revokes(app, e
     assert httpx.delete(f"{app.url}/api/videos/{video['id']}", headers=as_user("owner")).status_code == 204
     assert httpx.get(f"{app.url}/api/public/{slug}").status_code == 404
     assert httpx.get(f"{app.url}/api/public/{uuid.uuid4().hex}").status_code == 404
+
+
+def test_explore_lists_shared_videos_only_newest_first_in_pages(app):
+    first, second, private = (completed_video(app) for _ in range(3))
+    for video in (first, second):
+        httpx.post(f"{app.url}/api/videos/{video['id']}/share", json={}, headers=as_user("owner")).raise_for_status()
+    page1 = httpx.get(f"{app.url}/api/public", params={"limit": 1}).json()
+    page2 = httpx.get(f"{app.url}/api/public", params={"limit": 1, "before": page1["next_cursor"]}).json()
+    listed = page1["videos"] + page2["videos"]
+    assert [v["page_url"] for v in listed] == [
+        httpx.get(f"{app.url}/api/videos/{v['id']}", headers=as_user("owner")).json()["share_url"]
+        for v in (second, first)
+    ]
+    assert page2["next_cursor"] is None and private["id"] not in str(listed)
+    assert all(set(v).isdisjoint({"id", "user_id"}) for v in listed)
+
+
+def test_sample_prompts_fill_the_form_with_valid_presets():
+    from urllib.parse import parse_qs, urlsplit
+
+    from openv_app.components import presets
+    from openv_app.states.explore import load_samples
+
+    samples = load_samples()
+    assert len(samples) >= 3
+    for sample in samples:
+        query = {name: values[0] for name, values in parse_qs(urlsplit(sample.studio_link).query).items()}
+        assert query["prompt"] == sample.prompt and query["aspect"] in presets.SIZES
+        assert query["resolution"] in presets.RESOLUTIONS and query["duration"] in presets.DURATIONS

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from openv_app.api.public_page import render_not_found, render_public_page
 from openv_app.models import Video
-from openv_app.schemas import PublicVideo, VideoOut, VideoPage, public_video_out, share_url, video_out
+from openv_app.schemas import PublicPage, PublicVideo, VideoOut, VideoPage, public_video_out, share_url, video_out
 from openv_app.services.auth import resolve_user
 from openv_app.services.errors import (
     AppError,
@@ -276,6 +276,16 @@ async def share_video(video_id: str, user: User, service: Service) -> VideoOut:
 async def unshare_video(video_id: str, user: User, service: Service) -> VideoOut:
     """Revoke the public link at once."""
     return await owner_view(service, await service.unshare(user, video_id))
+
+
+@api.get("/api/public", response_model=PublicPage, responses=errors())
+async def shared_videos(
+    service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
+) -> PublicPage:
+    """Videos their owners chose to share, newest first (the Explore gallery)."""
+    found, next_cursor = await service.shared_videos(limit, before)
+    base = service.settings.public_base_url
+    return PublicPage(videos=[public_video_out(video, base) for video in found], next_cursor=next_cursor)
 
 
 @api.get("/api/public/{slug}", response_model=PublicVideo, responses=errors(404))

@@ -29,6 +29,7 @@ def header() -> rx.Component:
             rx.heading("OpenV", size="7", id="app-title"),
             rx.text("AI video generation", color_scheme="gray", display=["none", "block"]),
             rx.spacer(),
+            rx.link("Explore", href="/explore", id="to-explore"),
             rx.cond(
                 SessionState.clerk_enabled & SessionState.signed_in,
                 rx.hstack(

@@ -136,6 +136,10 @@ class JobService:
             .order_by(videos.c.created_at.desc(), videos.c.id.desc())
             .limit(limit + 1)
         )
+        return await self._page(query, limit, before)
+
+    async def _page(self, query: sa.Select, limit: int, before: str | None) -> tuple[list[Video], str | None]:
+        """One keyset page of a newest-first query (limit + 1 rows asked, to know if more follow)."""
         if before:
             created_at, last_id = decode_cursor(before)
             query = query.where(
@@ -392,6 +396,20 @@ class JobService:
         if video is None or not slug:
             raise NotFound("no such shared video")
         return video
+
+    async def shared_videos(self, limit: int = 24, before: str | None = None) -> tuple[list[Video], str | None]:
+        """Every shared video, newest first, keyset-paginated like a library."""
+        query = (
+            sa.select(*COLUMNS)
+            .where(
+                videos.c.share_slug.is_not(None),
+                videos.c.deleted_at.is_(None),
+                videos.c.status == VideoStatus.COMPLETED,
+            )
+            .order_by(videos.c.created_at.desc(), videos.c.id.desc())
+            .limit(limit + 1)
+        )
+        return await self._page(query, limit, before)
 
     async def delete(self, user_id: str, video_id: uuid.UUID | str) -> None:
         """Hide the video at once, stop its job, then remove its files (retried later on failure)."""

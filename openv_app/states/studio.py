@@ -61,9 +61,15 @@ class GenerateState(SessionState):
             self.resolution, self.duration, self.steps = "240p", "1 s", 12
         if not self.seed:
             self.seed = random.randint(0, MAX_SEED)
-        # "Make your own" on a shared video's page links here with its prompt.
-        if shared_prompt := self.router.url.query_parameters.get("prompt"):
+        # "Make your own" (a shared video's page) and "Use this prompt" (Explore) link here
+        # with the prompt and, for samples, the presets.
+        query = self.router.url.query_parameters
+        if shared_prompt := query.get("prompt"):
             self.prompt = shared_prompt[: self.max_prompt_length]
+        if query.get("aspect") in presets.SIZES and query.get("resolution") in presets.RESOLUTIONS:
+            self.aspect, self.resolution = query["aspect"], query["resolution"]
+        if query.get("duration") in presets.DURATIONS:
+            self.duration = query["duration"]
 
     @rx.event
     def set_prompt(self, value: str) -> None:
