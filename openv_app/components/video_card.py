@@ -16,27 +16,36 @@ STATUS_COLORS = {
 
 
 def status_badge(video: rx.Var[VideoCard]) -> rx.Component:
+    # aria-live: screen readers announce "Generating 40%", "Completed"... as they happen.
     return rx.badge(
         video.status_text,
         color_scheme=rx.match(video.status, *STATUS_COLORS.items(), "gray"),
         class_name="status-text",
+        aria_live="polite",
     )
 
 
 def preview(video: rx.Var[VideoCard]) -> rx.Component:
     return rx.cond(
         video.status == "COMPLETED",
-        rx.box(
-            rx.image(
-                src=video.poster_url, alt=video.prompt, width="100%", height="100%", object_fit="cover", loading="lazy"
-            ),
+        # A real button, named for what it does: reachable by keyboard, announced by readers.
+        rx.el.button(
+            rx.image(src=video.poster_url, alt="", width="100%", height="100%", object_fit="cover", loading="lazy"),
             rx.center(rx.icon("circle_play", size=44, color="white"), position="absolute", inset="0"),
+            type="button",
+            id="play-" + video.id,
+            aria_label="Play " + video.prompt,
             position="relative",
+            display="block",
+            width="100%",
+            padding="0",
+            border="none",
             aspect_ratio="16 / 9",
             overflow="hidden",
             border_radius="8px",
             cursor="pointer",
             background="black",
+            _focus_visible={"outline": "3px solid var(--accent-9)", "outline_offset": "2px"},
             on_click=LibraryState.open_player(video.id),
             class_name="poster",
         ),
@@ -44,7 +53,13 @@ def preview(video: rx.Var[VideoCard]) -> rx.Component:
             rx.cond(
                 video.in_flight,
                 rx.vstack(
-                    rx.progress(value=video.progress, max=100, width="80%", class_name="progress"),
+                    rx.progress(
+                        value=video.progress,
+                        max=100,
+                        width="80%",
+                        class_name="progress",
+                        aria_label="Generation progress",
+                    ),
                     rx.text(video.status_text, size="2"),
                     align="center",
                     width="100%",
@@ -86,7 +101,7 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
         rx.cond(
             video.status == "COMPLETED",
             rx.link(
-                rx.button(rx.icon("download", size=14), size="1", variant="soft"),
+                rx.button(rx.icon("download", size=14), size="1", variant="soft", aria_label="Download"),
                 href=video.download_url,
                 class_name="download",
                 aria_label="Download",

@@ -50,7 +50,7 @@ def explore() -> rx.Component:
                 rx.heading("Explore", size="7", as_="h1", id="explore-title"),
                 rx.spacer(),
                 rx.link("Back to the studio", href="/", id="to-studio"),
-                rx.color_mode.button(id="color-mode"),
+                rx.color_mode.button(id="color-mode", aria_label="Switch light or dark mode"),
                 align="center",
                 width="100%",
                 padding_y="1em",

@@ -20,6 +20,7 @@ def header() -> rx.Component:
                 "Dev mode: single local user, no sign-in. Configure Clerk keys before exposing this app.",
                 icon="triangle_alert",
                 color_scheme="amber",
+                high_contrast=True,
                 size="1",
                 width="100%",
                 id="dev-banner",
@@ -40,7 +41,7 @@ def header() -> rx.Component:
                     align="center",
                 ),
             ),
-            rx.color_mode.button(id="color-mode"),
+            rx.color_mode.button(id="color-mode", aria_label="Switch light or dark mode"),
             align="center",
             width="100%",
         ),
@@ -66,8 +67,29 @@ def labelled(label: str, control: rx.Component, error_for: str | None = None) ->
     )
 
 
-def select(options: list[str], value: rx.Var, on_change, id: str) -> rx.Component:
-    return rx.select(options, value=value, on_change=on_change, id=id, width="100%")
+def select(options: list[str], value: rx.Var, on_change, id: str, label: str) -> rx.Component:
+    # Built from parts: the trigger button must carry the accessible name.
+    return rx.select.root(
+        rx.select.trigger(id=id, width="100%", aria_label=label),
+        rx.select.content(*[rx.select.item(option, value=option) for option in options]),
+        value=value,
+        on_change=on_change,
+    )
+
+
+def range_input(value: rx.Var, low: float, high: float, step: float, on_change, id: str, label: str) -> rx.Component:
+    """A native range input: it carries its accessible name (Radix Themes' slider thumb cannot)."""
+    return rx.el.input(
+        type="range",
+        min=low,
+        max=high,
+        step=step,
+        value=value,
+        on_change=on_change,
+        id=id,
+        aria_label=label,
+        style={"width": "100%", "accent-color": "var(--accent-9)"},
+    )
 
 
 def generate_form() -> rx.Component:
@@ -111,18 +133,36 @@ def generate_form() -> rx.Component:
             ),
             rx.grid(
                 labelled(
-                    "Aspect ratio", select(presets.ASPECTS, GenerateState.aspect, GenerateState.set_aspect, "aspect")
+                    "Aspect ratio",
+                    select(presets.ASPECTS, GenerateState.aspect, GenerateState.set_aspect, "aspect", "Aspect ratio"),
                 ),
                 labelled(
                     "Resolution",
-                    select(presets.RESOLUTIONS, GenerateState.resolution, GenerateState.set_resolution, "resolution"),
+                    select(
+                        presets.RESOLUTIONS,
+                        GenerateState.resolution,
+                        GenerateState.set_resolution,
+                        "resolution",
+                        "Resolution",
+                    ),
                 ),
                 labelled(
                     "Duration",
-                    select(list(presets.DURATIONS), GenerateState.duration, GenerateState.set_duration, "duration"),
+                    select(
+                        list(presets.DURATIONS),
+                        GenerateState.duration,
+                        GenerateState.set_duration,
+                        "duration",
+                        "Duration",
+                    ),
                 ),
                 *(
-                    [labelled("Model", select(list(MODELS), GenerateState.model, GenerateState.set_model, "model"))]
+                    [
+                        labelled(
+                            "Model",
+                            select(list(MODELS), GenerateState.model, GenerateState.set_model, "model", "Model"),
+                        )
+                    ]
                     if len(MODELS) > 1
                     else []
                 ),
@@ -132,20 +172,19 @@ def generate_form() -> rx.Component:
             ),
             labelled(
                 f"Steps: {GenerateState.steps}",
-                rx.slider(
-                    value=[GenerateState.steps], min=4, max=50, step=1, on_change=GenerateState.set_steps, id="steps"
-                ),
+                range_input(GenerateState.steps, 4, 50, 1, GenerateState.set_steps, "steps", "Steps"),
                 "steps",
             ),
             labelled(
                 f"Guidance: {GenerateState.guidance_scale}",
-                rx.slider(
-                    value=[GenerateState.guidance_scale],
-                    min=1,
-                    max=10,
-                    step=0.5,
-                    on_change=GenerateState.set_guidance_scale,
-                    id="guidance",
+                range_input(
+                    GenerateState.guidance_scale,
+                    1,
+                    10,
+                    0.5,
+                    GenerateState.set_guidance_scale,
+                    "guidance",
+                    "Guidance scale",
                 ),
                 "guidance_scale",
             ),
@@ -153,11 +192,19 @@ def generate_form() -> rx.Component:
                 "Seed",
                 rx.hstack(
                     rx.input(
-                        value=GenerateState.seed.to_string(), on_change=GenerateState.set_seed, id="seed", width="100%"
+                        value=GenerateState.seed.to_string(),
+                        on_change=GenerateState.set_seed,
+                        id="seed",
+                        width="100%",
+                        aria_label="Seed",
                     ),
                     rx.tooltip(
                         rx.icon_button(
-                            rx.icon("dices"), on_click=GenerateState.randomize_seed, variant="soft", id="seed-random"
+                            rx.icon("dices"),
+                            on_click=GenerateState.randomize_seed,
+                            variant="soft",
+                            id="seed-random",
+                            aria_label="Random seed",
                         ),
                         content="Random seed",
                     ),
@@ -167,6 +214,7 @@ def generate_form() -> rx.Component:
                             on_click=GenerateState.toggle_seed_lock,
                             variant="soft",
                             id="seed-lock",
+                            aria_label=rx.cond(GenerateState.seed_locked, "Unlock the seed", "Lock the seed"),
                         ),
                         content="Keep this seed for the next video",
                     ),
@@ -177,7 +225,12 @@ def generate_form() -> rx.Component:
             rx.cond(
                 GenerateState.form_error != "",
                 rx.callout(
-                    GenerateState.form_error, icon="circle_alert", color_scheme="red", id="form-error", width="100%"
+                    GenerateState.form_error,
+                    icon="circle_alert",
+                    color_scheme="red",
+                    id="form-error",
+                    width="100%",
+                    high_contrast=True,
                 ),
             ),
             rx.hstack(
@@ -217,7 +270,12 @@ def library() -> rx.Component:
         rx.cond(
             LibraryState.action_error != "",
             rx.callout(
-                LibraryState.action_error, icon="circle_alert", color_scheme="red", id="action-error", width="100%"
+                LibraryState.action_error,
+                icon="circle_alert",
+                color_scheme="red",
+                id="action-error",
+                width="100%",
+                high_contrast=True,
             ),
         ),
         rx.cond(

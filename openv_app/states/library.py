@@ -235,5 +235,8 @@ class LibraryState(SessionState):
                 self.player, self.player_open = card, True
 
     @rx.event
-    def set_player_open(self, value: bool) -> None:
+    def set_player_open(self, value: bool):
         self.player_open = value
+        if not value and self.player.id:
+            # The dialog opens from state, not from a Radix trigger: give focus back by hand.
+            return rx.call_script(f"document.getElementById('play-{self.player.id}')?.focus()")

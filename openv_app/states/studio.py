@@ -93,12 +93,12 @@ class GenerateState(SessionState):
         self.duration = value
 
     @rx.event
-    def set_steps(self, value: list[int | float]) -> None:
-        self.steps = int(value[0])
+    def set_steps(self, value: str) -> None:
+        self.steps = int(float(value))
 
     @rx.event
-    def set_guidance_scale(self, value: list[int | float]) -> None:
-        self.guidance_scale = round(float(value[0]), 1)
+    def set_guidance_scale(self, value: str) -> None:
+        self.guidance_scale = round(float(value), 1)
 
     @rx.event
     def set_seed(self, value: str) -> None:
