@@ -405,6 +405,8 @@ def prod_app(
         # Progress shows through the poller; a finished job reaches the page by webhook or poll.
         "POLL_INTERVAL_S": "1",
         "MAX_CONCURRENT_JOBS": "2",
+        # High enough never to be hit by chance; the quota test makes the dev user reach it.
+        "DAILY_GPU_SECONDS": "100000",
         "REDIS_URL": redis_url,
         "GRANIAN_WORKERS": str(PROD_WORKERS),
         # bun and node from the npm registry (scripts/setup.sh), never a download by Reflex.

@@ -107,6 +107,7 @@ class ProbeState:
         self.loaded = False
         self.router = type("Router", (), {"session": type("Session", (), {"client_token": "probe-tab"})()})()
         self.in_flight_count = 0
+        self.usage = ""
 
     def _current_user(self) -> str:
         if self.user is None:
@@ -117,6 +118,7 @@ class ProbeState:
     _show_video = LibraryState.__dict__["_show_video"]
     _place_card = LibraryState.__dict__["_place_card"]
     _apply_change = LibraryState.__dict__["_apply_change"]
+    _refresh_usage = LibraryState.__dict__["_refresh_usage"]
     _drop_card = LibraryState.__dict__["_drop_card"]
 
     async def get_state(self, cls):

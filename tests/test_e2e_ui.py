@@ -212,3 +212,24 @@ def test_explore_use_a_sample_prompt_and_generate(prod_app, page):
     expect(card).to_be_visible()
     card.locator(".cancel").click()  # a 480p clip on the CPU engine: not worth the wait
     expect(card.locator(".status-text")).to_have_text("Cancelled")
+
+
+def test_gpu_quota_refusal_is_shown_in_the_form(prod_app, page):
+    import sqlalchemy as sa
+
+    from bench.seeding import insert_videos, video_row
+    from openv_app.db import make_sync_engine
+    from openv_app.models import Video
+
+    engine = make_sync_engine(prod_app.database_url)
+    [heavy] = insert_videos(engine, [video_row(user_id="dev-user", status="FAILED", execution_ms=100_000_000)])
+    try:
+        open_studio(page, prod_app)
+        expect(page.locator("#usage")).to_contain_text("of 100000 GPU seconds")
+        generate(page, unique("one more, please"))
+        expect(page.locator("#form-error")).to_contain_text("frees up at")
+        page.screenshot(path=str(ARTIFACTS / "gpu_quota.png"))
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.delete(Video).where(Video.id == heavy.id))
+        engine.dispose()
