@@ -15,9 +15,10 @@ import time
 
 import sqlalchemy as sa
 
+from bench.processes import free_port
 from bench.runpod_standin import SlowStatusEndpoint
 from bench.seeding import insert_in_flight_videos
-from bench.webhooks import ADMIN_URL, create_database, free_port
+from bench.webhooks import ADMIN_URL, create_database
 from openv_app.db import Database, make_async_engine, make_sync_engine
 from openv_app.models import Video
 from openv_app.services.jobs import JobService

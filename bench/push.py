@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -33,11 +32,11 @@ import socketio
 import sqlalchemy as sa
 from redis.asyncio import Redis as AsyncRedis
 
+from bench.processes import REFLEX_ENV, free_port, reflex_prod_command, start, stop, wait_for
 from bench.seeding import insert_in_flight_videos
-from bench.webhooks import ADMIN_URL, DATABASE, SECRET, create_database, free_port, start, stop, wait_for
+from bench.webhooks import ADMIN_URL, DATABASE, SECRET, create_database
 from openv_app.db import make_sync_engine
 from openv_app.services.signing import webhook_token
-from openv_app.settings import PROJECT_ROOT
 from openv_app.tabs import RedisTabs
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -146,25 +145,10 @@ def main() -> None:
         "ALLOW_DEV_AUTH_IN_PROD": "true",
         "PUBLIC_BASE_URL": url,
         "POLL_INTERVAL_S": "3600",
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
+        **REFLEX_ENV,
     }
     app = start(
-        [
-            sys.executable,
-            "-m",
-            "reflex",
-            "run",
-            "--env",
-            "prod",
-            "--single-port",
-            "--frontend-port",
-            str(port),
-            "--backend-port",
-            str(port),
-        ],
+        reflex_prod_command(port),
         env,
         folder / "app.log",
     )

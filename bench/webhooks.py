@@ -17,8 +17,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from bench.processes import REFLEX_ENV, free_port, reflex_prod_command, start, stop, wait_for
 from bench.seeding import insert_in_flight_videos
 from openv_app.db import make_sync_engine
 from openv_app.models import Video
@@ -59,46 +58,6 @@ class Result:
     errors: int
     probe_median_ms: float
     probe_max_ms: float
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        args,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def create_database() -> str:
@@ -230,13 +189,10 @@ def run_app(database_url: str, args: argparse.Namespace, folder: Path, delay_ms:
         "ALLOW_DEV_AUTH_IN_PROD": "true",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "POLL_INTERVAL_S": "3600",
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
+        **REFLEX_ENV,
     }
     process = start(
-        [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(port)],
+        reflex_prod_command(port, backend_only=True),
         env,
         folder / f"app-{delay_ms:g}ms.log",
     )

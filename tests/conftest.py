@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -35,6 +34,7 @@ import uvicorn
 from alembic.config import Config
 
 from alembic import command
+from bench.processes import REFLEX_ENV, reflex_prod_command
 from openv_app.db import Database, make_async_engine
 from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodClient
@@ -409,25 +409,11 @@ def prod_app(
         "DAILY_GPU_SECONDS": "100000",
         "REDIS_URL": redis_url,
         "GRANIAN_WORKERS": str(PROD_WORKERS),
-        # bun and node from the npm registry (scripts/setup.sh), never a download by Reflex.
-        "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
-        "REFLEX_USE_SYSTEM_BUN": "1",
+        **REFLEX_ENV,
     }
     log = (folder / "reflex.log").open("w")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reflex",
-            "run",
-            "--env",
-            "prod",
-            "--single-port",
-            "--frontend-port",
-            str(port),
-            "--backend-port",
-            str(port),
-        ],
+        reflex_prod_command(port),
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,

@@ -4,7 +4,6 @@ database, hundreds of jobs in flight. Over real HTTP, against PostgreSQL and SQL
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -15,29 +14,16 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bench.processes import start as start_process
+from bench.processes import stop
 from bench.runpod_standin import SlowStatusEndpoint
 from bench.seeding import insert_in_flight_videos
 from openv_app.models import Video
 from openv_app.services.signing import webhook_token
-from openv_app.settings import PROJECT_ROOT
 from tests.conftest import ServerThread, free_port, run_sync, wait_until
 from tests.handlers import quick_video_handler
 
 REQUEST = {"prompt": "a race between submits", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
-
-
-def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        args, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture
