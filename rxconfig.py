@@ -1,26 +1,19 @@
-import os
-
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
+from openv_app.settings import Settings
 
-def allowed_origins() -> list[str]:
-    """Origins whose pages may call the API and open websockets (CORS): the app's own, and the
-    dev frontend. Another site cannot make a visitor's browser submit jobs."""
-    if configured := os.environ.get("CORS_ALLOWED_ORIGINS"):
-        return [origin.strip().rstrip("/") for origin in configured.split(",") if origin.strip()]
-    public = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
-    return [public, "http://localhost:3000", "http://127.0.0.1:3000"]
-
+# Read here for Reflex, from the app's one settings object. Not `get_settings()`: Reflex loads
+# this file before `reflex run --env prod` has set the mode the app's settings check.
+settings = Settings()
 
 config = rx.Config(
     app_name="openv_app",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    # One variable for the app and Reflex: with Redis, Reflex keeps state there and runs
-    # several backend workers (openv_app/settings.py reads the same REDIS_URL).
-    redis_url=os.environ.get("REDIS_URL") or None,
-    cors_allowed_origins=allowed_origins(),
+    # With Redis, Reflex keeps every tab's state there and runs several backend workers.
+    redis_url=settings.redis_url,
+    cors_allowed_origins=settings.allowed_origins,
     plugins=[
         rx.plugins.TailwindV4Plugin(),
         rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="violet", radius="large")),

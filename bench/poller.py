@@ -15,16 +15,16 @@ import time
 
 import sqlalchemy as sa
 
-from bench.processes import free_port
-from bench.runpod_standin import SlowStatusEndpoint
-from bench.seeding import insert_in_flight_videos
-from bench.webhooks import ADMIN_URL, create_database
 from openv_app.db import Database, make_async_engine, make_sync_engine
 from openv_app.models import Video
 from openv_app.services.jobs import JobService
-from openv_app.services.poller import PollerConfig, poll_once
+from openv_app.services.poller import poll_once
 from openv_app.services.runpod_client import RunPodClient
 from openv_app.settings import Settings
+from tests.support.databases import BENCH_ADMIN_URL, bench_database
+from tests.support.factories import insert_in_flight_videos
+from tests.support.runpod_standin import SlowStatusEndpoint
+from tests.support.servers import free_port
 
 
 async def sweep_times(url: str, args: argparse.Namespace) -> list[float]:
@@ -37,7 +37,6 @@ async def sweep_times(url: str, args: argparse.Namespace) -> list[float]:
     while not server.started:
         await asyncio.sleep(0.05)
     settings = Settings(_env_file=None)
-    config = PollerConfig.from_settings(settings)
     service = JobService(
         settings=settings,
         db=Database(make_async_engine(url)),
@@ -49,10 +48,10 @@ async def sweep_times(url: str, args: argparse.Namespace) -> list[float]:
         for _ in range(args.sweeps):
             await service.db.rows(sa.update(Video).values(poll_lease_until=None))  # every job due again
             started = time.perf_counter()
-            polled = await poll_once(service, config)
+            polled = await poll_once(service)
             times.append(time.perf_counter() - started)
             assert polled == args.jobs, polled
-        print(f"peak status calls in flight: {standin.peak_in_flight} (limit {config.concurrency})")
+        print(f"peak status calls in flight: {standin.peak_in_flight} (limit {settings.poll_concurrency})")
         return times
     finally:
         await service.db.engine.dispose()
@@ -67,13 +66,15 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=100.0, help="RunPod stand-in answer time")
     parser.add_argument("--sweeps", type=int, default=3)
     args = parser.parse_args()
-    url = create_database()
+    url = bench_database()
     engine = make_sync_engine(url)
     insert_in_flight_videos(engine, args.jobs)
     engine.dispose()
     times = asyncio.run(sweep_times(url, args))
     interval = Settings(_env_file=None).poll_interval_s
-    print(f"{args.jobs} jobs in flight, stand-in answers in {args.delay_ms:g} ms, database {ADMIN_URL.split('@')[-1]}")
+    print(
+        f"{args.jobs} jobs in flight, stand-in answers in {args.delay_ms:g} ms, database {BENCH_ADMIN_URL.split('@')[-1]}"
+    )
     print("sweeps (s): " + ", ".join(f"{t:.2f}" for t in times) + f"; poll interval {interval:g} s")
 
 

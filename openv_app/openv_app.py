@@ -6,16 +6,15 @@ from collections.abc import AsyncIterator
 import reflex as rx
 
 from openv_app import live
-from openv_app.api.routes import api
+from openv_app.api.main import api
 from openv_app.models import Video
 from openv_app.pages.explore import explore
 from openv_app.pages.index import index
 from openv_app.services.clerk_auth import frontend_api_host
-from openv_app.services.poller import PollerConfig, run_status_poller
+from openv_app.services.poller import run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 from openv_app.states.explore import ExploreState
-from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
 from openv_app.states.studio import GenerateState
 from openv_app.tabs import RedisTabs, get_tab_registry
@@ -44,7 +43,7 @@ app.add_page(
     index,
     route="/",
     title="OpenV — AI video generation",
-    on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library],
+    on_load=[SessionState.load_session, GenerateState.load_form],  # the library loads on mount (pages/index.py)
 )
 
 pusher = live.TabPusher(app, get_tab_registry())
@@ -57,7 +56,7 @@ async def push_to_open_tabs(video: Video) -> None:
 
 
 async def status_poller() -> None:
-    await run_status_poller(get_job_service(), PollerConfig.from_settings(settings))
+    await run_status_poller(get_job_service())
 
 
 async def refresh_served_tabs() -> None:

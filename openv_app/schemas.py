@@ -1,12 +1,47 @@
-"""What the API answers: a video as its owner sees it (the row's public fields plus signed
-URLs), and a page of them. Used by the API and the UI alike."""
+"""The shapes the app takes in and gives out: a generation request, a video as its owner sees
+it (the row's public fields plus signed URLs), a shared video as anyone sees it, and pages of
+them. Plain data: building them from a row (signing URLs) is `services/views.py`'s job."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from openv_app.models import Video, VideoBase
-from openv_app.services.storage import Storage
+from openv_app.services.errors import invalid_input
+from worker.contract import MAX_PROMPT_LENGTH, MAX_SEED, GenerationSettings
+
+
+class GenerationRequest(GenerationSettings):
+    """What a user asks for: the job contract's settings, with the seed optional (random when
+    left out) and the operator's prompt-length limit."""
+
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)  # type: ignore[assignment]
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_present_and_short(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        max_length = (info.context or {}).get("max_prompt_length", MAX_PROMPT_LENGTH)
+        if len(value) > max_length:
+            raise ValueError(f"must be at most {max_length} characters")
+        return value
+
+    @classmethod
+    def parse(cls, data: Any, max_prompt_length: int) -> GenerationRequest:
+        """Validate or raise InvalidInput naming the first bad field."""
+        try:
+            return cls.model_validate(data, context={"max_prompt_length": max_prompt_length})
+        except ValidationError as error:
+            raise invalid_input(error) from error
+
+
+def settings_of(video: Video) -> dict[str, Any]:
+    """The generation settings of a video, as a request would give them."""
+    return {name: getattr(video, name) for name in GenerationRequest.model_fields}
 
 
 class VideoOut(VideoBase):
@@ -42,32 +77,3 @@ class PublicPage(BaseModel):
 class VideoPage(BaseModel):
     videos: list[VideoOut]
     next_cursor: str | None
-
-
-def share_url(public_base_url: str, slug: str) -> str:
-    return f"{public_base_url}/v/{slug}"
-
-
-async def video_out(storage: Storage, video: Video, public_base_url: str) -> VideoOut:
-    out = VideoOut.model_validate(video, from_attributes=True)
-    if video.share_slug:
-        out.share_url = share_url(public_base_url, video.share_slug)
-    if video.video_path:
-        out.video_url = await storage.create_download_url(video.video_path)
-        out.download_url = await storage.create_download_url(video.video_path, f"openv-{video.id}.mp4")
-    if video.poster_path:
-        out.poster_url = await storage.create_download_url(video.poster_path)
-    return out
-
-
-def public_video_out(video: Video, public_base_url: str) -> PublicVideo:
-    """The media URLs go through the app (`/api/public/{slug}/video.mp4`): a storage URL would
-    show the storage path, which names the owner."""
-    assert video.share_slug, "only shared videos are public"
-    base = f"{public_base_url}/api/public/{video.share_slug}"
-    return PublicVideo(
-        **video.model_dump(include=set(PublicVideo.model_fields) - {"video_url", "poster_url", "page_url"}),
-        video_url=f"{base}/video.mp4",
-        poster_url=f"{base}/poster.jpg" if video.poster_path else None,
-        page_url=share_url(public_base_url, video.share_slug),
-    )

@@ -9,10 +9,10 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.contract import MAX_PROMPT_LENGTH
 
@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # public base URL, as in production; `make run` sets the dev frontend.
     app_url: str | None = None
     webhook_secret: SecretStr | None = None
+    # Origins whose pages may call the API and open websockets (CORS), comma-separated.
+    # Default: PUBLIC_BASE_URL and the dev frontend.
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # With Redis, Reflex keeps every tab's state there and runs several backend workers.
+    redis_url: str | None = None
 
     runpod_api_key: SecretStr | None = None
     runpod_endpoint_id: str = LOCAL_RUNPOD_ENDPOINT_ID
@@ -101,6 +106,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: str | list[str]) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        return [item.strip().rstrip("/") for item in items if item.strip()]
+
     @field_validator("clerk_jwt_key")
     @classmethod
     def _real_newlines(cls, value: str | None) -> str | None:
@@ -126,6 +137,11 @@ class Settings(BaseSettings):
     def dev_auth(self) -> bool:
         """Single-user dev sign-in: only when no Clerk keys are configured."""
         return self.clerk_secret_key is None and self.clerk_jwt_key is None
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Another site cannot make a visitor's browser submit jobs: only these origins may."""
+        return self.cors_allowed_origins or [self.public_base_url, "http://localhost:3000", "http://127.0.0.1:3000"]
 
     @property
     def studio_url(self) -> str:

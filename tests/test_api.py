@@ -9,12 +9,13 @@ import av
 import httpx
 import pytest
 
-from bench.seeding import insert_videos, video_row
-from openv_app.services.poller import PollerConfig, poll_once
+from openv_app.services.poller import poll_once
 from openv_app.services.signing import webhook_token
 from openv_app.services.storage import StorageError
-from tests.conftest import run_sync, wait_until
-from tests.handlers import GatedHandler, failing_handler, quick_video_handler
+from tests.support.factories import insert_videos, video_row
+from tests.support.handlers import GatedHandler, failing_handler, quick_video_handler
+from tests.support.loops import run_sync
+from tests.support.servers import wait_until
 
 REQUEST = {
     "prompt": "a lighthouse at dusk",
@@ -176,7 +177,7 @@ def test_duplicate_and_stale_webhooks_change_nothing(app_factory, runpod_factory
 
 
 def sweep(app, service) -> int:
-    return app.run(poll_once(service, PollerConfig(interval_s=0.2, sweep_deadline_s=5)))
+    return app.run(poll_once(service))
 
 
 def test_poller_completes_jobs_whose_webhooks_were_lost(app_factory, runpod_factory):
@@ -280,10 +281,10 @@ def test_failed_storage_delete_is_retried_until_done(app_factory, runpod_factory
         assert httpx.delete(f"{app.url}/api/videos/{video['id']}").status_code == 204
         assert httpx.get(f"{app.url}/api/videos/{video['id']}").status_code == 404  # gone for the user at once
         assert len(stored_files(app, video)) == 2
-        assert app.run(app.service.remove_pending_files()) == 0  # still down: kept for later
-    assert app.run(app.service.remove_pending_files()) == 1
+        assert app.run(app.service.files.remove_pending_files()) == 0  # still down: kept for later
+    assert app.run(app.service.files.remove_pending_files()) == 1
     assert stored_files(app, video) == []
-    assert app.run(app.service.remove_pending_files()) == 0
+    assert app.run(app.service.files.remove_pending_files()) == 0
 
 
 def test_other_users_videos_are_404(app_factory, runpod_factory, engine):
@@ -356,4 +357,4 @@ def test_gpu_time_is_shown_and_the_daily_gpu_quota_refuses_with_when_it_frees_up
     frees_up = datetime.fromisoformat(body["frees_up_at"])
     created = datetime.fromisoformat(first["created_at"])
     assert frees_up == created + timedelta(days=1)
-    assert app.run(app.service.usage("dev-user")).gpu_seconds_today == 61.0
+    assert app.run(app.service.quota.usage("dev-user")).gpu_seconds_today == 61.0

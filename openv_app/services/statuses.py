@@ -17,6 +17,9 @@ class VideoStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({VideoStatus.COMPLETED, VideoStatus.FAILED, VideoStatus.CANCELLED})
 IN_FLIGHT_STATUSES = frozenset({VideoStatus.PENDING, VideoStatus.PROCESSING})
 
+# Stage of a PENDING video whose /run call got no answer: RunPod may have queued it.
+UNCONFIRMED = "unconfirmed"
+
 _RANK = {
     VideoStatus.PENDING: 0,
     VideoStatus.PROCESSING: 1,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlencode
 
 import anyio
+from starlette.responses import FileResponse, Response
 
 from openv_app.services.signing import sign, signature_matches
 
@@ -21,6 +22,10 @@ CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
 
 class StorageError(Exception):
     """A storage operation failed; the caller may retry later."""
+
+
+class FileNotStored(StorageError):
+    """No file is stored at this path."""
 
 
 class FileTooLarge(StorageError):
@@ -44,8 +49,8 @@ class Storage(Protocol):
     async def aclose(self) -> None:
         """Release network clients at shutdown."""
 
-    async def stream(self, path: str, byte_range: str | None) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
-        """A file's bytes (a `Range` honoured): status, headers to pass on, chunks."""
+    async def serve(self, path: str, byte_range: str | None) -> Response:
+        """An HTTP response with a stored file's bytes, honouring a `Range` (for seeking)."""
 
 
 URL_EXPIRY_STEP_S = 300
@@ -148,8 +153,18 @@ class LocalStorage:
     async def aclose(self) -> None:
         pass  # no network client
 
-    async def stream(self, path: str, byte_range: str | None) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
-        raise StorageError("local files are served with FileResponse")  # the route does that
+    async def serve(self, path: str, byte_range: str | None, download_name: str | None = None) -> Response:
+        """Starlette's FileResponse reads the `Range` header itself (`byte_range` is for the
+        backends that pass it on); a download name makes it an attachment."""
+        file = self.file_path(path)
+        if not file.is_file():
+            raise FileNotStored(path)
+        return FileResponse(
+            file,
+            media_type=content_type_for(path),
+            filename=download_name,
+            content_disposition_type="attachment" if download_name else "inline",
+        )
 
     async def list_files(self) -> list[str]:
         def walk() -> list[str]:

@@ -8,11 +8,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
+from starlette.responses import Response, StreamingResponse
 from storage3 import AsyncStorageClient
 from storage3.exceptions import StorageApiError, StorageException
 from storage3.types import CreateSignedUploadUrlOptions, URLOptions
 
-from openv_app.services.storage import StorageError
+from openv_app.services.storage import StorageError, content_type_for
 from openv_app.settings import Settings
 
 
@@ -165,3 +166,7 @@ class SupabaseStorage:
                 await response.aclose()
 
         return response.status_code, passed, chunks()
+
+    async def serve(self, path: str, byte_range: str | None) -> Response:
+        status, headers, chunks = await self.stream(path, byte_range)
+        return StreamingResponse(chunks, status_code=status, headers=headers, media_type=content_type_for(path))

@@ -1,0 +1,98 @@
+"""Generation jobs: submit, RunPod's webhook and health, status, cancel, retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from openv_app.api.deps import JSON_ONLY, Service, User, json_body
+from openv_app.api.errors import errors
+from openv_app.api.routes.videos import get_video
+from openv_app.schemas import GenerationRequest, VideoOut
+from openv_app.services.errors import AuthError, UnprocessableReport, first_error
+from openv_app.services.runpod_client import RunPodJob
+from openv_app.services.signing import webhook_token_matches
+from openv_app.services.views import owner_view
+
+router = APIRouter(prefix="/api/runpod", tags=["jobs"])
+
+_SUBMIT_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": GenerationRequest.model_json_schema()}},
+    }
+}
+_REPORT_SCHEMA = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": RunPodJob.model_json_schema()}}}
+}
+
+# Where a created video's id leads (OpenAPI links: clients and stateful API tests follow them).
+_VIDEO_LINKS = {
+    operation: {"operationId": operation, "parameters": {"video_id": "$response.body#/id"}}
+    for operation in ("video_status", "cancel_video", "retry_video", "get_video", "delete_video")
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=VideoOut,
+    openapi_extra=_SUBMIT_SCHEMA,
+    dependencies=JSON_ONLY,
+    responses={201: {"links": _VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)},
+)
+async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
+    """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""
+    return await owner_view(service, await service.submit(user, await json_body(request)))
+
+
+@router.get("", responses=errors(401, 502))
+async def runpod_health(user: User, service: Service) -> dict[str, Any]:
+    return await service.runpod.health()
+
+
+@router.post(
+    "/webhook", openapi_extra=_REPORT_SCHEMA, dependencies=JSON_ONLY, responses=errors(401, 404, 413, 415, 422)
+)
+async def runpod_webhook(
+    request: Request, service: Service, video_id: str | None = None, token: str | None = None
+) -> dict[str, Any]:
+    """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
+    if not video_id or not webhook_token_matches(service.settings.secret, video_id, token):
+        raise AuthError("invalid webhook token", field="token")
+    try:
+        report = RunPodJob.model_validate(await json_body(request))
+    except ValidationError as error:
+        message, field = first_error(error.errors())
+        raise UnprocessableReport(message, field=field) from error
+    changed = await service.apply_report(video_id, report)
+    return {"ok": True, "changed": changed}
+
+
+# The job's status is the video itself: one handler, documented under both names.
+router.add_api_route(
+    "/{video_id}", get_video, name="video_status", response_model=VideoOut, responses=errors(401, 404, 502)
+)
+
+
+@router.post(
+    "/{video_id}/cancel",
+    response_model=VideoOut,
+    dependencies=JSON_ONLY,
+    responses=errors(401, 404, 409, 413, 415, 502),
+)
+async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
+    return await owner_view(service, await service.cancel(user, video_id))
+
+
+@router.post(
+    "/{video_id}/retry",
+    status_code=201,
+    response_model=VideoOut,
+    dependencies=JSON_ONLY,
+    responses={201: {"links": _VIDEO_LINKS}, **errors(401, 404, 409, 413, 415, 429, 502)},
+)
+async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
+    return await owner_view(service, await service.retry(user, video_id))

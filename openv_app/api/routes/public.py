@@ -1,0 +1,62 @@
+"""What anyone may see without signing in: shared videos (Explore), one shared video, its
+media served by the app, and its server-rendered page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from openv_app.api.deps import Service
+from openv_app.api.errors import errors
+from openv_app.api.public_page import render_not_found, render_public_page
+from openv_app.schemas import PublicPage, PublicVideo
+from openv_app.services.errors import NotFound
+from openv_app.services.views import public_media_path, public_view, share_url
+
+router = APIRouter(tags=["public"])
+
+
+@router.get("/api/public", response_model=PublicPage, responses=errors())
+async def shared_videos(
+    service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
+) -> PublicPage:
+    """Videos their owners chose to share, newest first (the Explore gallery)."""
+    found, next_cursor = await service.queries.shared_videos(limit, before)
+    return PublicPage(videos=[public_view(service, video) for video in found], next_cursor=next_cursor)
+
+
+@router.get("/api/public/{slug}", response_model=PublicVideo, responses=errors(404))
+async def public_video(slug: str, service: Service) -> PublicVideo:
+    """A shared video, for anyone with its link (no sign-in, no ids)."""
+    return public_view(service, await service.queries.public_video(slug))
+
+
+@router.get(
+    "/api/public/{slug}/{name}",
+    response_class=Response,
+    responses={
+        200: {"content": {"video/mp4": {}, "image/jpeg": {}}},
+        206: {"content": {"video/mp4": {}}},
+        **errors(404, 502),
+    },
+)
+async def public_media(slug: str, name: str, request: Request, service: Service) -> Response:
+    """A shared video's file, served by the app (ranges included, for seeking)."""
+    path = public_media_path(await service.queries.public_video(slug), name)
+    if not path:
+        raise NotFound("no such file")
+    return await service.storage.serve(path, request.headers.get("range"))
+
+
+@router.get("/v/{slug}", response_class=HTMLResponse, include_in_schema=False)
+async def public_page(slug: str, service: Service) -> HTMLResponse:
+    """The shared video's page, rendered on the server so link previews (Open Graph, Twitter
+    cards) see its title, poster and video without running JavaScript."""
+    try:
+        video = public_view(service, await service.queries.public_video(slug))
+    except NotFound:
+        return HTMLResponse(render_not_found(), status_code=404)
+    page_url = share_url(service.settings.public_base_url, slug)
+    return HTMLResponse(render_public_page(video, page_url, service.settings.studio_url))
