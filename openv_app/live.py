@@ -133,7 +133,7 @@ class ServedTabsRefresher:
         if not users_by_token:
             return 0
         started = datetime.now(UTC)
-        videos = await self.service.changed_since(set(users_by_token.values()), self._since - REFRESH_OVERLAP)
+        videos = await self.service.queries.changed_since(set(users_by_token.values()), self._since - REFRESH_OVERLAP)
         self._since = started
         pushed = 0
         for video in videos:

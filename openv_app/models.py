@@ -43,13 +43,11 @@ def _timestamp(nullable: bool = True, **kwargs: Any) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, **kwargs)
 
 
-class VideoBase(SQLModel):
-    """What a video's owner sees of it: the API's VideoOut adds signed URLs to these."""
+class GenerationColumns(SQLModel):
+    """A video's generation settings as stored (the model aside): what a shared video shows."""
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     prompt: str = Field(sa_type=sa.Text)
     negative_prompt: str = Field(default="", sa_type=sa.Text)
-    model: str = Field(max_length=100)
     width: int
     height: int
     num_frames: int
@@ -58,6 +56,12 @@ class VideoBase(SQLModel):
     guidance_scale: float
     seed: int = Field(sa_type=sa.BigInteger)
 
+
+class VideoBase(GenerationColumns):
+    """What a video's owner sees of it: the API's VideoOut adds signed URLs to these."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    model: str = Field(max_length=100)
     status: str = Field(default="PENDING", max_length=20)
     runpod_status: str | None = Field(default=None, max_length=20)
     runpod_job_id: str | None = Field(default=None, max_length=255, unique=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
-from openv_app.models import Video, VideoBase
+from openv_app.models import GenerationColumns, Video, VideoBase
 from openv_app.services.errors import invalid_input
 from worker.contract import MAX_PROMPT_LENGTH, MAX_SEED, GenerationSettings
 
@@ -51,18 +51,9 @@ class VideoOut(VideoBase):
     share_url: str | None = None  # the public page, while the owner shares the video
 
 
-class PublicVideo(BaseModel):
+class PublicVideo(GenerationColumns):
     """A shared video as anyone with its link sees it: no ids, no owner, nothing else."""
 
-    prompt: str
-    negative_prompt: str
-    width: int
-    height: int
-    num_frames: int
-    fps: int
-    steps: int
-    guidance_scale: float
-    seed: int
     duration_s: float | None
     video_url: str
     poster_url: str | None

@@ -13,9 +13,10 @@ from openv_app.services.signing import webhook_token
 from openv_app.states import library, session, studio
 from openv_app.states.library import LibraryState, VideoCard
 from openv_app.states.studio import GenerateState
-from tests.clerk_tokens import TokenMaker
-from tests.conftest import ARTIFACTS, run_sync
-from tests.handlers import quick_video_handler
+from tests.support.browser import ARTIFACTS
+from tests.support.clerk_tokens import TokenMaker
+from tests.support.handlers import quick_video_handler
+from tests.support.loops import run_sync
 
 REQUEST = {"prompt": "user A's private video", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
 
@@ -129,11 +130,14 @@ class FormProbe:
     can_submit, submitting, seed_locked = True, False, True
     form_error = ""
 
-    def __init__(self) -> None:
+    def __init__(self, user: str | None = None) -> None:
+        self.user = user
         self.field_errors: dict[str, str] = {}
 
     def _current_user(self) -> str:
-        raise AuthError("Your session has ended; please sign in again.")
+        if self.user is None:
+            raise AuthError("Your session has ended; please sign in again.")
+        return self.user
 
     def _request(self) -> dict:
         return REQUEST
@@ -164,7 +168,6 @@ def test_state_event_probe(clerk_app, maker, monkeypatch, who):
     for name, handler, args in [
         ("LibraryState.cancel", LibraryState.cancel, (video_id,)),
         ("LibraryState.retry", LibraryState.retry, (video_id,)),
-        ("LibraryState.reuse", LibraryState.reuse, (video_id,)),
         ("LibraryState.load_more", LibraryState.load_more, ()),
     ]:
         probe = ProbeState(who)
@@ -175,6 +178,11 @@ def test_state_event_probe(clerk_app, maker, monkeypatch, who):
             assert refused in probe.action_error.lower(), name
         assert probe.videos == []
         rows.append((name, who or "no session", probe.action_error or "nothing of A's returned"))
+
+    form = FormProbe(who)
+    run_event(GenerateState.reuse, form, video_id, app=app)
+    assert refused in form.form_error.lower()
+    rows.append(("GenerateState.reuse", who or "no session", form.form_error))
 
     probe = ProbeState(who)
     probe.confirm_delete_id = video_id

@@ -9,10 +9,10 @@ import uuid
 import httpx
 import pytest
 
-from bench.seeding import insert_videos, video_row
-from tests.clerk_tokens import TokenMaker
-from tests.conftest import wait_until
-from tests.handlers import quick_video_handler
+from tests.support.clerk_tokens import TokenMaker
+from tests.support.factories import insert_videos, video_row
+from tests.support.handlers import quick_video_handler
+from tests.support.servers import wait_until
 
 REQUEST = {
     "prompt": 'a "quoted" <b>fox</b> & friends',
@@ -127,7 +127,7 @@ def test_explore_lists_shared_videos_only_newest_first_in_pages(app):
 def test_sample_prompts_fill_the_form_with_valid_presets():
     from urllib.parse import parse_qs, urlsplit
 
-    from openv_app.components import presets
+    from openv_app.states import presets
     from openv_app.states.explore import load_samples
 
     samples = load_samples()

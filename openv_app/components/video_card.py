@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from openv_app.states.library import LibraryState, VideoCard
+from openv_app.states.studio import GenerateState
 
 STATUS_COLORS = {
     "PENDING": "gray",
@@ -74,34 +77,32 @@ def preview(video: rx.Var[VideoCard]) -> rx.Component:
     )
 
 
+def card_button(*children: rx.Component | str, **props: Any) -> rx.Component:
+    """A small soft button, as every action on a card has."""
+    return rx.button(*children, size="1", variant="soft", **props)
+
+
+def icon_card_button(icon: str, label: str, color_scheme: str, **props: Any) -> rx.Component:
+    """A card button showing only an icon: its label is its accessible name."""
+    return card_button(rx.icon(icon, size=14), color_scheme=color_scheme, aria_label=label, **props)
+
+
 def actions(video: rx.Var[VideoCard]) -> rx.Component:
     return rx.hstack(
         rx.cond(
             video.in_flight,
-            rx.button(
-                "Cancel",
-                size="1",
-                variant="soft",
-                color_scheme="orange",
-                on_click=LibraryState.cancel(video.id),
-                class_name="cancel",
-            ),
+            card_button("Cancel", color_scheme="orange", on_click=LibraryState.cancel(video.id), class_name="cancel"),
         ),
         rx.cond(
             (video.status == "FAILED") | (video.status == "CANCELLED"),
-            rx.button(
-                rx.icon("rotate_ccw", size=14),
-                "Retry",
-                size="1",
-                variant="soft",
-                on_click=LibraryState.retry(video.id),
-                class_name="retry",
+            card_button(
+                rx.icon("rotate_ccw", size=14), "Retry", on_click=LibraryState.retry(video.id), class_name="retry"
             ),
         ),
         rx.cond(
             video.status == "COMPLETED",
             rx.link(
-                rx.button(rx.icon("download", size=14), size="1", variant="soft", aria_label="Download"),
+                card_button(rx.icon("download", size=14), aria_label="Download"),
                 href=video.download_url,
                 class_name="download",
                 aria_label="Download",
@@ -109,37 +110,18 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
         ),
         rx.cond(
             (video.status == "COMPLETED") & (video.share_url == ""),
-            rx.button(
-                rx.icon("share_2", size=14),
-                "Share",
-                size="1",
-                variant="soft",
-                on_click=LibraryState.share(video.id),
-                class_name="share",
+            card_button(
+                rx.icon("share_2", size=14), "Share", on_click=LibraryState.share(video.id), class_name="share"
             ),
         ),
         rx.tooltip(
-            rx.button(
-                rx.icon("copy", size=14),
-                size="1",
-                variant="soft",
-                color_scheme="gray",
-                on_click=LibraryState.reuse(video.id),
-                class_name="reuse",
-                aria_label="Reuse prompt",
+            icon_card_button(
+                "copy", "Reuse prompt", "gray", on_click=GenerateState.reuse(video.id), class_name="reuse"
             ),
             content="Reuse prompt and settings",
         ),
         rx.spacer(),
-        rx.button(
-            rx.icon("trash_2", size=14),
-            size="1",
-            variant="soft",
-            color_scheme="red",
-            on_click=LibraryState.ask_delete(video.id),
-            class_name="delete",
-            aria_label="Delete",
-        ),
+        icon_card_button("trash_2", "Delete", "red", on_click=LibraryState.ask_delete(video.id), class_name="delete"),
         width="100%",
         wrap="wrap",
     )

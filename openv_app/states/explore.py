@@ -9,30 +9,33 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from openv_app.components import presets
-from openv_app.schemas import public_video_out
 from openv_app.services.errors import AppError
+from openv_app.services.views import public_view
 from openv_app.services.wiring import get_job_service
+from openv_app.states import presets
 
 PAGE_SIZE = 12
 SAMPLES_FILE = Path(__file__).resolve().parent.parent / "sample_prompts.json"
 
 
 @dataclass
-class SharedCard:
+class PromptCard:
+    """A card that leads to the studio with its prompt (and presets) filled in."""
+
     prompt: str = ""
-    poster_url: str = ""
-    page_url: str = ""
     details: str = ""
     studio_link: str = ""
 
 
 @dataclass
-class SamplePrompt:
+class SharedCard(PromptCard):
+    poster_url: str = ""
+    page_url: str = ""
+
+
+@dataclass
+class SamplePrompt(PromptCard):
     title: str = ""
-    prompt: str = ""
-    details: str = ""
-    studio_link: str = ""
 
 
 def studio_link(
@@ -83,12 +86,12 @@ class ExploreState(rx.State):
     async def _load_page(self, before: str | None) -> None:
         service = get_job_service()
         try:
-            found, cursor = await service.shared_videos(PAGE_SIZE, before)
+            found, cursor = await service.queries.shared_videos(PAGE_SIZE, before)
         except AppError as error:
             self.error = error.message
             return
         for video in found:
-            public = public_video_out(video, service.settings.public_base_url)
+            public = public_view(service, video)
             self.shared.append(
                 SharedCard(
                     prompt=public.prompt,

@@ -1,4 +1,5 @@
-"""The user's library: cards for their videos, kept live by openv_app/live.py."""
+"""The user's library: cards for their videos, kept live by openv_app/live.py. It knows the
+session it builds on and nothing above it (the form, states/studio.py, builds on this)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from datetime import UTC
 import reflex as rx
 
 from openv_app.models import Video
-from openv_app.schemas import VideoOut, video_out
+from openv_app.schemas import VideoOut
 from openv_app.services.errors import AppError, AuthError
-from openv_app.services.jobs import UNCONFIRMED, Usage
-from openv_app.services.statuses import IN_FLIGHT_STATUSES
+from openv_app.services.quota import Usage
+from openv_app.services.statuses import IN_FLIGHT_STATUSES, UNCONFIRMED
+from openv_app.services.views import owner_view
 from openv_app.services.wiring import get_job_service
 from openv_app.states.session import SessionState
 from openv_app.tabs import get_tab_registry
@@ -59,8 +61,7 @@ class VideoCard:
 
 
 async def card_for(video: Video) -> VideoCard:
-    service = get_job_service()
-    return VideoCard.from_view(await video_out(service.storage, video, service.settings.public_base_url))
+    return VideoCard.from_view(await owner_view(get_job_service(), video))
 
 
 def seconds_text(milliseconds: int) -> str:
@@ -121,21 +122,21 @@ class LibraryState(SessionState):
             return  # signed out: the sign-in panel shows instead; loading follows sign-in
         # Registered so that changes made anywhere (a webhook, the poller, another tab) reach it.
         await get_tab_registry().add(user, self.router.session.client_token)
-        videos, cursor = await get_job_service().list_videos(user, PAGE_SIZE)
+        videos, cursor = await get_job_service().queries.list_videos(user, PAGE_SIZE)
         self.videos = [await card_for(video) for video in videos]
         self.next_cursor, self.loaded = cursor or "", True
         await self._refresh_usage(user)
 
     async def _refresh_usage(self, user: str) -> None:
-        self.usage = usage_text(await get_job_service().usage(user))
+        self.usage = usage_text(await get_job_service().quota.usage(user))
 
     @rx.event
     async def load_more(self) -> None:
         if not self.next_cursor:
             return
-        service = get_job_service()
         try:
-            videos, cursor = await service.list_videos(self._current_user(), PAGE_SIZE, self.next_cursor)
+            queries = get_job_service().queries
+            videos, cursor = await queries.list_videos(self._current_user(), PAGE_SIZE, self.next_cursor)
         except AppError as error:
             self.action_error = error.message
             return
@@ -215,18 +216,6 @@ class LibraryState(SessionState):
             self._drop_card(video_id)
             if self.player.id == video_id:
                 self.player_open = False
-
-    @rx.event
-    async def reuse(self, video_id: str) -> None:
-        try:
-            video = await get_job_service().get_video(self._current_user(), video_id)
-        except AppError as error:
-            self.action_error = error.message
-            return
-        from openv_app.states.studio import GenerateState  # the form's module imports this one
-
-        form = await self.get_state(GenerateState)
-        form._apply_reuse(video)
 
     @rx.event
     def open_player(self, video_id: str) -> None:

@@ -19,7 +19,9 @@ class SessionState(rx.State):
     """Who is signed in, resolved on the server (never from anything the browser sets).
 
     With Clerk, the browser hands over its session token (ClerkJS `getToken()`) on load and
-    every 30 s; the server verifies it and keeps the user id in a backend-only var.
+    every 30 s; the server verifies it and keeps the user id in a backend-only var. What a
+    signed-in user sees loads when it appears (the studio's signed-in view loads the library
+    on mount), so this state knows none of the states built on it.
     """
 
     dev_mode: bool = False
@@ -50,8 +52,7 @@ class SessionState(rx.State):
             return rx.call_script("window.openvSessionToken()", callback=SessionState.receive_session_token)
 
     @rx.event
-    async def receive_session_token(self, token: str | None):
-        was_signed_in = self.signed_in
+    async def receive_session_token(self, token: str | None) -> None:
         try:
             identity = await verify_session_token(get_settings(), token or "")
         except AuthError:
@@ -59,10 +60,6 @@ class SessionState(rx.State):
             return
         self._user_id, self.signed_in = identity.user_id, True
         self._session_valid_until = identity.expires_at + SESSION_GRACE_S
-        if not was_signed_in:
-            from openv_app.states.library import LibraryState  # the library loads once signed in
-
-            return LibraryState.load_library
 
     @rx.event
     def sign_out(self):

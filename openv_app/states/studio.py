@@ -1,4 +1,4 @@
-"""The generate form."""
+"""The generate form: its fields, submitting it, and filling it from a video (Reuse)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,23 @@ from typing import Any
 import reflex as rx
 from reflex_base.event import KeyInputInfo
 
-from openv_app.components import presets
 from openv_app.models import Video
+from openv_app.schemas import settings_of
 from openv_app.services.errors import AppError
-from openv_app.services.jobs import settings_of
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
+from openv_app.states import presets
 from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
 from worker.contract import MAX_SEED, MODELS
+
+# The form's selects: the state field each one sets, and the options it offers.
+CHOICES: dict[str, list[str]] = {
+    "aspect": presets.ASPECTS,
+    "resolution": presets.RESOLUTIONS,
+    "duration": list(presets.DURATIONS),
+    "model": list(MODELS),
+}
 
 
 class GenerateState(SessionState):
@@ -33,7 +41,10 @@ class GenerateState(SessionState):
     submitting: bool = False
     field_errors: dict[str, str] = {}
     form_error: str = ""
-    max_prompt_length: int = 1000
+
+    @rx.var
+    def max_prompt_length(self) -> int:
+        return get_settings().max_prompt_length
 
     @rx.var
     def prompt_length(self) -> int:
@@ -54,9 +65,7 @@ class GenerateState(SessionState):
 
     @rx.event
     def load_form(self) -> None:
-        settings = get_settings()
-        self.max_prompt_length = settings.max_prompt_length
-        if settings.uses_local_runpod and not self.prompt:
+        if get_settings().uses_local_runpod and not self.prompt:
             # The local endpoint's tiny CPU engine: small, quick defaults.
             self.resolution, self.duration, self.steps = "240p", "1 s", 12
         if not self.seed:
@@ -81,16 +90,10 @@ class GenerateState(SessionState):
         self.negative_prompt = value
 
     @rx.event
-    def set_aspect(self, value: str) -> None:
-        self.aspect = value
-
-    @rx.event
-    def set_resolution(self, value: str) -> None:
-        self.resolution = value
-
-    @rx.event
-    def set_duration(self, value: str) -> None:
-        self.duration = value
+    def choose(self, field: str, value: str) -> None:
+        """A preset select's new value (GenerateState.choose("aspect")); only an offered option is taken."""
+        if value in CHOICES.get(field, ()):
+            setattr(self, field, value)
 
     @rx.event
     def set_steps(self, value: str) -> None:
@@ -115,10 +118,6 @@ class GenerateState(SessionState):
     @rx.event
     def randomize_seed(self) -> None:
         self.seed = random.randint(0, MAX_SEED)
-
-    @rx.event
-    def set_model(self, value: str) -> None:
-        self.model = value
 
     @rx.event
     async def prompt_key_down(self, key: str, info: KeyInputInfo):
@@ -161,6 +160,16 @@ class GenerateState(SessionState):
             await library._refresh_usage(video.user_id)
         finally:
             self.submitting = False
+
+    @rx.event
+    async def reuse(self, video_id: str) -> None:
+        """Fill the form with a video's prompt and settings (a card's Reuse button)."""
+        try:
+            video = await get_job_service().queries.get_video(self._current_user(), video_id)
+        except AppError as error:
+            self.form_error = error.message
+            return
+        self._apply_reuse(video)
 
     def _apply_reuse(self, video: Video) -> None:
         settings = settings_of(video)

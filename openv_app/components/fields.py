@@ -1,0 +1,49 @@
+"""Form fields: a label over a control and its error, an accessible select and range input."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from openv_app.states.studio import GenerateState
+
+
+def field_error(name: str) -> rx.Component:
+    return rx.cond(
+        GenerateState.field_errors.contains(name),
+        rx.text(GenerateState.field_errors[name], color_scheme="red", size="1", id=f"error-{name}"),
+    )
+
+
+def labelled(label: str, control: rx.Component, error_for: str | None = None) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        control,
+        field_error(error_for) if error_for else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )
+
+
+def select(options: list[str], value: rx.Var, on_change, id: str, label: str) -> rx.Component:
+    # Built from parts: the trigger button must carry the accessible name.
+    return rx.select.root(
+        rx.select.trigger(id=id, width="100%", aria_label=label),
+        rx.select.content(*[rx.select.item(option, value=option) for option in options]),
+        value=value,
+        on_change=on_change,
+    )
+
+
+def range_input(value: rx.Var, low: float, high: float, step: float, on_change, id: str, label: str) -> rx.Component:
+    """A native range input: it carries its accessible name (Radix Themes' slider thumb cannot)."""
+    return rx.el.input(
+        type="range",
+        min=low,
+        max=high,
+        step=step,
+        value=value,
+        on_change=on_change,
+        id=id,
+        aria_label=label,
+        style={"width": "100%", "accent-color": "var(--accent-9)"},
+    )

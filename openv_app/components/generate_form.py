@@ -1,0 +1,159 @@
+"""The generate form: prompt, presets, sliders, seed, and the Generate button."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from openv_app.components.callouts import error_callout
+from openv_app.components.fields import labelled, range_input, select
+from openv_app.states.studio import CHOICES, GenerateState
+from worker.contract import MODELS
+
+
+def generate_form() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            *prompt_fields(),
+            presets_grid(),
+            *sliders(),
+            seed_row(),
+            error_callout(GenerateState.form_error, "form-error"),
+            submit_row(),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def prompt_fields() -> list[rx.Component]:
+    return [
+        labelled(
+            "Prompt",
+            rx.text_area(
+                value=GenerateState.prompt,
+                on_change=GenerateState.set_prompt,
+                on_key_down=GenerateState.prompt_key_down,
+                placeholder="A corgi surfing a wave at sunset, cinematic",
+                rows="3",
+                width="100%",
+                id="prompt",
+                resize="vertical",
+            ),
+            "prompt",
+        ),
+        rx.hstack(
+            rx.text("Ctrl/⌘ + Enter to generate", size="1", color_scheme="gray"),
+            rx.spacer(),
+            rx.text(
+                f"{GenerateState.prompt_length} / {GenerateState.max_prompt_length}",
+                size="1",
+                id="prompt-counter",
+                color_scheme=rx.cond(GenerateState.prompt_too_long, "red", "gray"),
+            ),
+            width="100%",
+        ),
+        labelled(
+            "Negative prompt",
+            rx.input(
+                value=GenerateState.negative_prompt,
+                on_change=GenerateState.set_negative_prompt,
+                placeholder="blurry, low quality",
+                width="100%",
+                id="negative-prompt",
+            ),
+            "negative_prompt",
+        ),
+    ]
+
+
+PRESET_LABELS = {"aspect": "Aspect ratio", "resolution": "Resolution", "duration": "Duration", "model": "Model"}
+
+
+def preset_select(field: str) -> rx.Component:
+    """The select for one of the form's choices; its id is the field's name."""
+    label = PRESET_LABELS[field]
+    return labelled(
+        label, select(CHOICES[field], getattr(GenerateState, field), GenerateState.choose(field), field, label)
+    )
+
+
+def presets_grid() -> rx.Component:
+    fields = ["aspect", "resolution", "duration"] + (["model"] if len(MODELS) > 1 else [])
+    return rx.grid(
+        *[preset_select(field) for field in fields],
+        columns=rx.breakpoints(initial="1", sm="3"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def sliders() -> list[rx.Component]:
+    return [
+        labelled(
+            f"Steps: {GenerateState.steps}",
+            range_input(GenerateState.steps, 4, 50, 1, GenerateState.set_steps, "steps", "Steps"),
+            "steps",
+        ),
+        labelled(
+            f"Guidance: {GenerateState.guidance_scale}",
+            range_input(
+                GenerateState.guidance_scale, 1, 10, 0.5, GenerateState.set_guidance_scale, "guidance", "Guidance scale"
+            ),
+            "guidance_scale",
+        ),
+    ]
+
+
+def seed_row() -> rx.Component:
+    return labelled(
+        "Seed",
+        rx.hstack(
+            rx.input(
+                value=GenerateState.seed.to_string(),
+                on_change=GenerateState.set_seed,
+                id="seed",
+                width="100%",
+                aria_label="Seed",
+            ),
+            rx.tooltip(
+                rx.icon_button(
+                    rx.icon("dices"),
+                    on_click=GenerateState.randomize_seed,
+                    variant="soft",
+                    id="seed-random",
+                    aria_label="Random seed",
+                ),
+                content="Random seed",
+            ),
+            rx.tooltip(
+                rx.icon_button(
+                    rx.cond(GenerateState.seed_locked, rx.icon("lock"), rx.icon("lock_open")),
+                    on_click=GenerateState.toggle_seed_lock,
+                    variant="soft",
+                    id="seed-lock",
+                    aria_label=rx.cond(GenerateState.seed_locked, "Unlock the seed", "Lock the seed"),
+                ),
+                content="Keep this seed for the next video",
+            ),
+            width="100%",
+        ),
+        "seed",
+    )
+
+
+def submit_row() -> rx.Component:
+    return rx.hstack(
+        rx.text(GenerateState.size_label, size="1", color_scheme="gray"),
+        rx.spacer(),
+        rx.button(
+            rx.cond(GenerateState.submitting, rx.spinner(), rx.icon("sparkles")),
+            "Generate",
+            on_click=GenerateState.submit,
+            disabled=~GenerateState.can_submit,
+            size="3",
+            id="generate",
+        ),
+        width="100%",
+        align="center",
+    )
