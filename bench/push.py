@@ -32,15 +32,16 @@ import socketio
 import sqlalchemy as sa
 from redis.asyncio import Redis as AsyncRedis
 
-from bench.processes import REFLEX_ENV, free_port, reflex_prod_command, start, stop, wait_for
-from bench.seeding import insert_in_flight_videos
-from bench.webhooks import ADMIN_URL, DATABASE, SECRET, create_database
 from openv_app.db import make_sync_engine
 from openv_app.services.signing import webhook_token
 from openv_app.tabs import RedisTabs
+from tests.support.databases import BENCH_ADMIN_URL, BENCH_DATABASE, bench_database
+from tests.support.factories import insert_in_flight_videos
+from tests.support.processes import production_app
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 USER = "dev-user"
+SECRET = "bench-secret"
 
 
 class Tab:
@@ -75,7 +76,7 @@ def transactions(engine: sa.Engine) -> int:
     with engine.connect() as connection:
         return connection.execute(
             sa.text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"),
-            {"name": DATABASE},
+            {"name": BENCH_DATABASE},
         ).scalar_one()
 
 
@@ -132,36 +133,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--spacing-ms", type=float, default=100, help="pause between webhooks")
     args = parser.parse_args()
-    database_url = create_database()
+    database_url = bench_database()
     redis.Redis.from_url(REDIS_URL).flushdb()
     folder = Path(tempfile.mkdtemp(prefix="openv-push-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "GRANIAN_WORKERS": "2",
-        "WEBHOOK_SECRET": SECRET,
-        "ALLOW_DEV_AUTH_IN_PROD": "true",
-        "PUBLIC_BASE_URL": url,
-        "POLL_INTERVAL_S": "3600",
-        **REFLEX_ENV,
-    }
-    app = start(
-        reflex_prod_command(port),
-        env,
-        folder / "app.log",
-    )
     engine = make_sync_engine(database_url)
+    settings = {"REDIS_URL": REDIS_URL, "GRANIAN_WORKERS": "2", "POLL_INTERVAL_S": "3600"}
     try:
-        wait_for(f"{url}/api/health", app, timeout=600)
-        latencies, missing, idle_rate, run_rate = asyncio.run(run(url, args, engine))
+        with production_app(database_url, SECRET, folder / "app.log", **settings) as url:
+            latencies, missing, idle_rate, run_rate = asyncio.run(run(url, args, engine))
     finally:
-        stop(app)
         engine.dispose()
     print(
         f"{args.tabs} tabs of one user on 2 workers (Redis), {args.jobs} jobs finished by webhook "
-        f"{args.spacing_ms:g} ms apart, {os.cpu_count()} cores, database {ADMIN_URL.split('@')[-1]}"
+        f"{args.spacing_ms:g} ms apart, {os.cpu_count()} cores, database {BENCH_ADMIN_URL.split('@')[-1]}"
     )
     print(
         f"webhook response -> card COMPLETED in the tab, {len(latencies)} tab×job pairs ({missing} never seen): "

@@ -29,15 +29,14 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from bench.processes import REFLEX_ENV, free_port, reflex_prod_command, start, stop, wait_for
-from bench.seeding import insert_in_flight_videos
 from openv_app.db import make_sync_engine
 from openv_app.models import Video
 from openv_app.services.signing import webhook_token
-from openv_app.settings import PROJECT_ROOT
+from tests.support.databases import BENCH_ADMIN_URL, bench_database
+from tests.support.factories import insert_in_flight_videos
+from tests.support.processes import production_app, start, stop, wait_for
+from tests.support.servers import free_port
 
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-DATABASE = "openv_bench"
 SECRET = "bench-secret"
 REPORTS = [
     '{"id":"%s","status":"IN_PROGRESS","output":{"stage":"denoising","step":1,"total":4}}',
@@ -58,23 +57,6 @@ class Result:
     errors: int
     probe_median_ms: float
     probe_max_ms: float
-
-
-def create_database() -> str:
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        connection.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    url = sa.make_url(ADMIN_URL).set(database=DATABASE).render_as_string(hide_password=False)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-    )
-    return url
 
 
 def reseed(url: str, count: int) -> list[Video]:
@@ -182,27 +164,10 @@ def storm(
 
 
 def run_app(database_url: str, args: argparse.Namespace, folder: Path, delay_ms: float) -> Result:
-    port = free_port()
-    env = {
-        "DATABASE_URL": database_url,
-        "WEBHOOK_SECRET": SECRET,
-        "ALLOW_DEV_AUTH_IN_PROD": "true",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "POLL_INTERVAL_S": "3600",
-        **REFLEX_ENV,
-    }
-    process = start(
-        reflex_prod_command(port, backend_only=True),
-        env,
-        folder / f"app-{delay_ms:g}ms.log",
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/api/health", process)
+    log = folder / f"app-{delay_ms:g}ms.log"
+    with production_app(database_url, SECRET, log, backend_only=True, timeout=180, POLL_INTERVAL_S="3600") as url:
         videos = reseed(args.direct_url, args.videos)  # after start-up, so its first poller sweep finds none
         return storm("app", url, args, folder, delay_ms, videos)
-    finally:
-        stop(process)
 
 
 def run_baseline(database_url: str, args: argparse.Namespace, folder: Path, delay_ms: float) -> Result:
@@ -241,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
-    args.direct_url = create_database()
+    args.direct_url = bench_database()
     folder = Path(tempfile.mkdtemp(prefix="openv-bench-"))
     results: list[Result] = []
     for delay_ms in (float(delay) for delay in args.delays.split(",")):
@@ -253,13 +218,13 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "bench.delay_proxy",
+                    "tests.support.delay_proxy",
                     "--port",
                     str(port),
                     "--delay-ms",
                     str(delay_ms),
                     "--target",
-                    f"{sa.make_url(ADMIN_URL).host}:{sa.make_url(ADMIN_URL).port or 5432}",
+                    f"{sa.make_url(BENCH_ADMIN_URL).host}:{sa.make_url(BENCH_ADMIN_URL).port or 5432}",
                 ],
                 {},
                 folder / f"proxy-{delay_ms:g}ms.log",

@@ -11,8 +11,8 @@ import schemathesis
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.specs.openapi.checks import ignored_auth
 
-from tests.clerk_tokens import TokenMaker
-from tests.handlers import quick_video_handler
+from tests.support.clerk_tokens import TokenMaker
+from tests.support.handlers import quick_video_handler
 
 EXAMPLES = 25
 SETTINGS = hypothesis.settings(

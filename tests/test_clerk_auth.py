@@ -9,8 +9,8 @@ import pytest
 from openv_app.services.auth import AuthError, resolve_user
 from openv_app.services.clerk_auth import frontend_api_host, verify_session_token
 from openv_app.settings import Settings
-from tests.clerk_tokens import TokenMaker
-from tests.conftest import in_own_loop
+from tests.support.clerk_tokens import TokenMaker
+from tests.support.loops import in_own_loop
 
 
 @pytest.fixture(scope="module")

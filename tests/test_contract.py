@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openv_app.schemas import GenerationRequest
 from openv_app.services.errors import InvalidInput
-from openv_app.services.jobs import GenerationRequest
 from worker.contract import JobInput, JobOutput, Progress
 from worker.handler import validation_message
 

@@ -8,20 +8,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from bench.processes import start as start_process
-from bench.processes import stop
-from bench.runpod_standin import SlowStatusEndpoint
-from bench.seeding import insert_in_flight_videos
 from openv_app.models import Video
 from openv_app.services.signing import webhook_token
-from tests.conftest import ServerThread, free_port, run_sync, wait_until
-from tests.handlers import quick_video_handler
+from openv_app.services.storage import video_paths
+from tests.support.factories import insert_in_flight_videos, insert_videos, video_row
+from tests.support.handlers import quick_video_handler
+from tests.support.loops import run_sync
+from tests.support.processes import start as start_process
+from tests.support.processes import stop
+from tests.support.runpod_standin import SlowStatusEndpoint
+from tests.support.servers import ServerThread, free_port, wait_until
 
 REQUEST = {"prompt": "a race between submits", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
 
@@ -50,7 +53,7 @@ def api_processes(database_url: str, runpod_factory, tmp_path: Path) -> Iterator
                         sys.executable,
                         "-m",
                         "uvicorn",
-                        "openv_app.api.routes:api",
+                        "openv_app.api.main:api",
                         "--port",
                         str(port),
                         "--log-level",
@@ -115,7 +118,7 @@ def slow_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "bench.delay_proxy",
+            "tests.support.delay_proxy",
             "--port",
             str(port),
             "--target",
@@ -199,3 +202,29 @@ def test_three_processes_sweep_concurrently_and_never_poll_the_same_job(database
     with engine.connect() as connection:
         progress = connection.execute(sa.select(Video.status, Video.progress).distinct()).all()
     assert progress == [("PROCESSING", 25)]
+
+
+def test_poll_sweeper_recipe_removes_the_files_of_a_deleted_video(database_url, engine, tmp_path):
+    """The documented recipe, `python -m tests.poll_sweeper DATABASE_URL RUNPOD_BASE_URL 16`, on a
+    database where a deleted video waits for its files: the sweep polls the jobs in flight and
+    removes the files with the app's storage."""
+    in_flight = insert_in_flight_videos(engine, 3)
+    [deleted] = insert_videos(engine, [video_row(status="COMPLETED", deleted_at=datetime.now(UTC))])
+    storage = tmp_path / "storage"
+    files = [storage / path for path in video_paths(deleted.user_id, str(deleted.id))]
+    for file in files:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(b"stored")
+    standin = SlowStatusEndpoint(delay_s=0.01)
+    with ServerThread(standin.app) as server:
+        sweeper = start_process(
+            [sys.executable, "-m", "tests.poll_sweeper", database_url, f"{server.url}/v2", "16"],
+            {"STORAGE_BACKEND": "local", "LOCAL_STORAGE_DIR": str(storage)},
+            tmp_path / "sweeper.log",
+        )
+        assert sweeper.wait(timeout=120) == 0, (tmp_path / "sweeper.log").read_text()
+    assert int((tmp_path / "sweeper.log").read_text().split()[-1]) == len(in_flight)
+    assert not any(file.exists() for file in files)
+    with engine.connect() as connection:
+        removed_at = connection.execute(sa.select(Video.files_removed_at).where(Video.id == deleted.id)).scalar_one()
+    assert removed_at is not None

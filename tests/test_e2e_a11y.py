@@ -11,7 +11,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS, wait_until
+from tests.support.browser import ARTIFACTS
+from tests.support.servers import wait_until
 
 SERIOUS = {"serious", "critical"}
 

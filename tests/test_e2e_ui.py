@@ -8,7 +8,8 @@ import uuid
 import httpx
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS, wait_until
+from tests.support.browser import ARTIFACTS
+from tests.support.servers import wait_until
 
 COMPLETED_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]
     .some(card => card.textContent.includes(prompt) && card.dataset.status === status)"""
@@ -217,9 +218,9 @@ def test_explore_use_a_sample_prompt_and_generate(prod_app, page):
 def test_gpu_quota_refusal_is_shown_in_the_form(prod_app, page):
     import sqlalchemy as sa
 
-    from bench.seeding import insert_videos, video_row
     from openv_app.db import make_sync_engine
     from openv_app.models import Video
+    from tests.support.factories import insert_videos, video_row
 
     engine = make_sync_engine(prod_app.database_url)
     [heavy] = insert_videos(engine, [video_row(user_id="dev-user", status="FAILED", execution_ms=100_000_000)])

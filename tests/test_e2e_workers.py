@@ -14,7 +14,9 @@ from redis.asyncio import Redis as AsyncRedis
 
 from openv_app.services.signing import webhook_token
 from openv_app.tabs import RedisTabs
-from tests.conftest import PROD_WORKERS, run_sync, wait_until
+from tests.support.loops import run_sync
+from tests.support.processes import PROD_WORKERS
+from tests.support.servers import wait_until
 
 SOCKET_RECORD = "token_manager_socket_record_{}"
 CARD_STATUS_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from openv_app.db import make_sync_engine, normalize_database_url
 from openv_app.settings import Settings
-from tests.conftest import downgrade, migrate
+from tests.support.databases import downgrade, migrate
 
 
 def table_names(url: str) -> set[str]:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from openv_app.services.signing import webhook_token
-from tests.conftest import run_sync
-from tests.handlers import quick_video_handler
+from tests.support.handlers import quick_video_handler
+from tests.support.loops import run_sync
 
 REQUEST = {"prompt": "a careful outsider", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
 

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.seeding import insert_videos, video_row
 from openv_app.models import Video, utcnow
 from openv_app.services.runpod_client import RunPodClient
-from tests.conftest import ServerThread, wait_until
-from tests.handlers import GatedHandler
+from tests.support.factories import insert_videos, video_row
+from tests.support.handlers import GatedHandler
+from tests.support.servers import ServerThread, wait_until
 
 REQUEST = {"prompt": "a gap in the life cycle", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
 DONE = {"video": "uploaded", "poster": "uploaded", "duration_s": 1.0}
@@ -101,7 +101,7 @@ def test_deleting_a_running_video_removes_late_uploads_once_upload_urls_expire(a
     gate.release.set()  # the worker was mid-job: it still uploads with its signed URLs
     wait_until(lambda: len(stored(app, video["id"])) == 2, timeout=20)
     wait_until(lambda: runpod.endpoint.running == 0, timeout=10)
-    assert app.run(app.service.remove_pending_files()) == 0  # URLs still valid: a later upload could come
+    assert app.run(app.service.files.remove_pending_files()) == 0  # URLs still valid: a later upload could come
     assert stored(app, video["id"]) == [f"{video['id']}.jpg", f"{video['id']}.mp4"]
     with engine.begin() as connection:  # the upload URLs' lifetime has passed
         connection.execute(
@@ -109,7 +109,7 @@ def test_deleting_a_running_video_removes_late_uploads_once_upload_urls_expire(a
             .where(Video.id == uuid.UUID(video["id"]))
             .values(uploads_expire_at=utcnow() - timedelta(seconds=1))
         )
-    assert app.run(app.service.remove_pending_files()) == 1
+    assert app.run(app.service.files.remove_pending_files()) == 1
     assert stored(app, video["id"]) == []
 
 
@@ -133,7 +133,7 @@ def test_orphan_sweep_removes_only_files_no_live_video_owns(app_factory, engine,
     (app.storage.root / "someone").mkdir()
     (app.storage.root / "someone" / f"{live.id}.mp4").write_bytes(b"x")  # another user's path
 
-    assert app.run(app.service.sweep_orphan_files(dry_run=dry_run)) == 7
+    assert app.run(app.service.files.sweep_orphan_files(dry_run=dry_run)) == 7
     remaining = {
         path.relative_to(app.storage.root).as_posix() for path in app.storage.root.rglob("*") if path.is_file()
     }

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 
-from bench.seeding import video_row
 from openv_app import live
 from openv_app.models import Video
 from openv_app.services.storage import StorageError
 from openv_app.states.library import LibraryState, VideoCard
 from openv_app.tabs import MemoryTabs
-from tests.conftest import in_own_loop
+from tests.support.factories import video_row
+from tests.support.loops import in_own_loop
 
 
 @dataclass
@@ -140,20 +141,20 @@ async def test_refresh_is_one_query_per_sweep_for_all_tabs_of_this_process():
         await tabs.add(f"user{index % 5}", token)
     changed = [video(f"user{i}") for i in range(5)]
 
-    class CountingService:
-        queries = 0
+    class CountingQueries:
+        calls = 0
 
         async def changed_since(self, user_ids, since):
-            self.queries += 1
+            self.calls += 1
             assert user_ids == {f"user{i}" for i in range(5)}
             return changed
 
-    service = CountingService()
+    service = SimpleNamespace(queries=CountingQueries())
     refresher = live.ServedTabsRefresher(live.TabPusher(app, tabs), service)
     assert await refresher.refresh_once() == 50  # each tab gets its user's change
     await refresher.pusher.idle()
     assert await refresher.refresh_once() == 0  # already pushed: nothing again
-    assert service.queries == 2
+    assert service.queries.calls == 2
     assert all(len(app.libraries[token].videos) == 1 for token in tokens)
 
 

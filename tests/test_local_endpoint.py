@@ -10,8 +10,8 @@ import httpx
 import pytest
 import runpod
 
-from tests.conftest import wait_until
-from tests.handlers import GatedHandler
+from tests.support.handlers import GatedHandler
+from tests.support.servers import wait_until
 from worker.progress import report_progress
 
 
@@ -156,7 +156,7 @@ def test_webhook_is_posted_with_the_cloud_payload_and_retried(runpod_factory):
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from tests.conftest import ServerThread
+    from tests.support.servers import ServerThread
 
     received = []
 

@@ -8,13 +8,13 @@ from datetime import UTC, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.seeding import video_row
 from openv_app.models import Video
 from openv_app.services.errors import InvalidInput
-from openv_app.services.jobs import decode_cursor, encode_cursor
+from openv_app.services.queries import decode_cursor, encode_cursor
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.statuses import RUNPOD_STATUSES, is_terminal
 from openv_app.services.transitions import MAX_ERROR_LENGTH, MAX_STAGE_LENGTH, apply_runpod_status
+from tests.support.factories import video_row
 
 RANK = {"PENDING": 0, "PROCESSING": 1, "COMPLETED": 2, "FAILED": 2, "CANCELLED": 2}
 

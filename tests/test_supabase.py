@@ -12,9 +12,11 @@ import sqlalchemy as sa
 from openv_app.db import make_sync_engine
 from openv_app.services.storage import StorageError
 from openv_app.services.supabase_storage import SupabaseStorage
-from tests.conftest import ServerThread, migrate, run_sync, wait_until
-from tests.fake_supabase_storage import FakeSupabaseStorage
-from tests.handlers import quick_video_handler
+from tests.support.databases import migrate
+from tests.support.fake_supabase_storage import FakeSupabaseStorage
+from tests.support.handlers import quick_video_handler
+from tests.support.loops import run_sync
+from tests.support.servers import ServerThread, wait_until
 from worker.upload import put_file
 
 

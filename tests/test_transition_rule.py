@@ -7,13 +7,13 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from bench.seeding import video_row
 from openv_app.db import Database, make_async_engine
 from openv_app.models import Video
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.statuses import VideoStatus, may_move, status_from_runpod
 from openv_app.services.transitions import apply_runpod_status, transition_update
-from tests.conftest import in_own_loop
+from tests.support.factories import video_row
+from tests.support.loops import in_own_loop
 
 DONE = {"video": "u/v.mp4", "poster": "u/v.jpg", "duration_s": 2.0, "timings": {"total_s": 1.0}}
 REPORTS = {

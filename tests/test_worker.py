@@ -14,7 +14,8 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.conftest import ServerThread, tiny_handler_input, wait_until
+from tests.support.factories import tiny_handler_input
+from tests.support.servers import ServerThread, wait_until
 from worker import handler as worker_handler
 from worker import progress
 from worker.encode import encode_mp4, encode_poster

@@ -1,4 +1,5 @@
-"""Video rows for benchmarks and tests: one place for the boilerplate of a valid row."""
+"""Video rows and handler inputs for tests and benchmarks: one place for the boilerplate of a
+valid one."""
 
 from __future__ import annotations
 
@@ -39,3 +40,17 @@ def insert_in_flight_videos(engine: sa.Engine, count: int, user_id: str = "bench
     ids = [uuid.uuid4() for _ in range(count)]
     videos = [video_row(id=i, user_id=user_id, runpod_status="IN_QUEUE", runpod_job_id=f"job-{i}") for i in ids]
     return insert_videos(engine, videos)
+
+
+def tiny_handler_input(**overrides: Any) -> dict[str, Any]:
+    """A job input for the real worker handler that the tiny engine renders in seconds."""
+    return {
+        "prompt": "a red fox running through snow",
+        "width": 128,
+        "height": 128,
+        "num_frames": 9,
+        "fps": 8,
+        "steps": 3,
+        "seed": 7,
+        **overrides,
+    }

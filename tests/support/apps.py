@@ -1,0 +1,81 @@
+"""The HTTP API (the FastAPI app the Reflex app mounts) served on real ports, each wired to a
+test database, local storage and a RunPod endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openv_app.db import Database, make_async_engine
+from openv_app.services.jobs import JobService
+from openv_app.services.runpod_client import RunPodClient
+from openv_app.services.storage import LocalStorage
+from openv_app.settings import Settings
+from tests.support.servers import LocalRunPod, ServerThread, free_port
+
+
+@dataclass
+class AppUnderTest:
+    url: str
+    service: JobService
+    storage: LocalStorage
+    server: ServerThread
+    database_url: str
+
+    def run(self, coroutine: Any) -> Any:
+        """Await a service call on the app's own event loop."""
+        return self.server.run(coroutine)
+
+    def service_like_another_process(self, runpod: LocalRunPod) -> JobService:
+        """A second JobService with a pool of its own, as another app process would have."""
+        return JobService(
+            settings=self.service.settings,
+            db=Database(make_async_engine(self.database_url)),
+            runpod=runpod.client(),
+            storage=self.storage,
+        )
+
+
+@contextmanager
+def serve_apps(default_database_url: str, storage_dir: Path) -> Iterator[Callable[..., AppUnderTest]]:
+    """Yields `start(runpod=None, runpod_client=None, storage=None, database_url=..., **settings)`,
+    which serves the API on a free port; stops them all afterwards."""
+    from openv_app.api.main import api
+    from openv_app.services.wiring import get_job_service
+
+    apps: list[AppUnderTest] = []
+
+    def start(
+        runpod: LocalRunPod | None = None,
+        runpod_client: RunPodClient | None = None,
+        storage: Any = None,
+        database_url: str = default_database_url,
+        **settings: Any,
+    ) -> AppUnderTest:
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        config = Settings(
+            public_base_url=base_url, webhook_secret="test-webhook-secret", poll_interval_s=0.2, **settings
+        )
+        storage = storage or LocalStorage(storage_dir, base_url, config.secret, ttl_s=600)
+        client = runpod_client or (
+            runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1)
+        )
+        service = JobService(
+            settings=config, db=Database(make_async_engine(database_url)), runpod=client, storage=storage
+        )
+        api.dependency_overrides[get_job_service] = lambda: service
+        app = AppUnderTest(base_url, service, storage, ServerThread(api, port).__enter__(), database_url)
+        apps.append(app)
+        return app
+
+    try:
+        yield start
+    finally:
+        for app in apps:
+            app.run(app.service.db.engine.dispose())
+            app.server.__exit__()
+        api.dependency_overrides.clear()

@@ -1,0 +1,142 @@
+"""Child processes the tests and benchmarks start, and the app in production mode as `make prod`
+runs it (production build, one port)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from openv_app.settings import LOCAL_RUNPOD_API_KEY, PROJECT_ROOT
+from tests.support.servers import LocalRunPod, answers, free_port, start_local_runpod
+
+# bun and node from the npm registry (scripts/setup.sh), never a download by Reflex.
+REFLEX_ENV = {
+    "REFLEX_USE_SYSTEM_BUN": "1",
+    "REFLEX_TELEMETRY_ENABLED": "false",
+    "REFLEX_CHECK_LATEST_VERSION": "false",
+    "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
+}
+PROD_WORKERS = 2
+
+
+def reflex_prod_command(port: int, backend_only: bool = False) -> list[str]:
+    """`reflex run --env prod` on one port (or only its backend)."""
+    ports = (
+        ["--backend-only", "--backend-port", str(port)]
+        if backend_only
+        else ["--single-port", "--frontend-port", str(port), "--backend-port", str(port)]
+    )
+    return [sys.executable, "-m", "reflex", "run", "--env", "prod", *ports]
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """A child process in the project root, in a session of its own, output to `log`."""
+    with log.open("w") as output:
+        return subprocess.Popen(
+            args,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the process's whole group; SIGKILL after 20 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for(
+    url: str, process: subprocess.Popen, timeout: float = 180, log: Path | None = None, interval: float = 0.5
+) -> None:
+    """Until the URL answers 200; an error (with the log's tail) if the process exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = f": {log.read_text()[-3000:]}" if log else ""
+            raise RuntimeError(f"{process.args} exited with {process.returncode}{tail}")
+        if answers(url):
+            return
+        time.sleep(interval)
+    raise TimeoutError(url)
+
+
+@contextmanager
+def production_app(
+    database_url: str, secret: str, log: Path, backend_only: bool = False, timeout: float = 600, **env: str
+) -> Iterator[str]:
+    """The app as `make prod` runs it, signed in as the dev user, with these environment
+    settings on top; yields its URL once it answers, stops it afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = {
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": url,
+        "WEBHOOK_SECRET": secret,
+        "ALLOW_DEV_AUTH_IN_PROD": "true",
+        **env,
+        **REFLEX_ENV,
+    }
+    process = start(reflex_prod_command(port, backend_only), settings, log)
+    try:
+        wait_for(f"{url}/api/health", process, timeout, log, interval=1)
+        if not backend_only:
+            wait_for(url, process, timeout, log, interval=1)  # the frontend too
+        yield url
+    finally:
+        stop(process)
+
+
+@dataclass
+class RunningApp:
+    url: str
+    runpod: LocalRunPod
+    storage_dir: Path
+    database_url: str
+    redis_url: str
+
+
+@contextmanager
+def prod_app_with_local_runpod(folder: Path, database_url: str, redis_url: str) -> Iterator[RunningApp]:
+    """The whole app in production mode for browser tests: PostgreSQL, Redis, PROD_WORKERS
+    backend workers, and a local RunPod endpoint running the real worker (scripted_handler)."""
+    from tests.support.handlers import scripted_handler
+
+    # The app's default local-endpoint key: the app runs as `make run` would, in local mode.
+    runpod_server, runpod = start_local_runpod(
+        scripted_handler, api_key=LOCAL_RUNPOD_API_KEY, webhook_retry_delay_s=0.5
+    )
+    app = production_app(
+        database_url,
+        "e2e-secret",
+        folder / "reflex.log",
+        timeout=400,
+        RUNPOD_API_KEY="",
+        RUNPOD_BASE_URL=runpod.base_url,
+        LOCAL_STORAGE_DIR=str(folder / "storage"),
+        # Progress shows through the poller; a finished job reaches the page by webhook or poll.
+        POLL_INTERVAL_S="1",
+        MAX_CONCURRENT_JOBS="2",
+        # High enough never to be hit by chance; the quota test makes the dev user reach it.
+        DAILY_GPU_SECONDS="100000",
+        REDIS_URL=redis_url,
+        GRANIAN_WORKERS=str(PROD_WORKERS),
+    )
+    try:
+        with app as url:
+            yield RunningApp(url, runpod, folder / "storage", database_url, redis_url)
+    finally:
+        runpod_server.__exit__()
