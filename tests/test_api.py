@@ -123,6 +123,16 @@ def queued_video(app) -> dict:
     return httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
 
 
+def running_video(app_factory, runpod_factory) -> tuple:
+    """A video whose job runs on the local endpoint, held IN_PROGRESS until `gate.release`."""
+    gate = GatedHandler()
+    runpod = runpod_factory(gate)
+    app = app_factory(runpod)
+    video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
+    assert gate.started.wait(10)
+    return app, runpod, gate, video
+
+
 def webhook(app, video_id: str, body, token: str | None = "valid") -> httpx.Response:
     if token == "valid":
         token = webhook_token("test-webhook-secret", video_id)
@@ -195,11 +205,7 @@ def test_poller_completes_jobs_whose_webhooks_were_lost(app_factory, runpod_fact
 
 
 def test_poller_shows_progress_and_leases_each_job_to_one_process(app_factory, runpod_factory):
-    gate = GatedHandler()
-    runpod = runpod_factory(gate)
-    app = app_factory(runpod)
-    video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
-    assert gate.started.wait(10)
+    app, runpod, gate, video = running_video(app_factory, runpod_factory)
     first, second = app.service_like_another_process(runpod), app.service_like_another_process(runpod)
     assert sweep(app, first) == 1
     assert sweep(app, second) == 0  # leased to the first
@@ -234,11 +240,7 @@ def test_cancel_a_queued_job(app_factory, runpod_factory):
 
 
 def test_cancel_a_running_job_discards_its_result(app_factory, runpod_factory):
-    gate = GatedHandler()
-    runpod = runpod_factory(gate)
-    app = app_factory(runpod)
-    video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
-    assert gate.started.wait(10)
+    app, runpod, gate, video = running_video(app_factory, runpod_factory)
     assert httpx.post(f"{app.url}/api/runpod/{video['id']}/cancel", json={}).json()["status"] == "CANCELLED"
     gate.release.set()
     wait_until(lambda: runpod.endpoint.running == 0, timeout=10)
