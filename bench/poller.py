@@ -20,6 +20,7 @@ from openv_app.models import Video
 from openv_app.services.jobs import JobService
 from openv_app.services.poller import poll_once
 from openv_app.services.runpod_client import RunPodClient
+from openv_app.services.wiring import build_storage
 from openv_app.settings import Settings
 from tests.support.databases import BENCH_ADMIN_URL, bench_database
 from tests.support.factories import insert_in_flight_videos
@@ -41,12 +42,12 @@ async def sweep_times(url: str, args: argparse.Namespace) -> list[float]:
         settings=settings,
         db=Database(make_async_engine(url)),
         runpod=RunPodClient(f"http://127.0.0.1:{port}/v2", "bench", "key"),
-        storage=None,
-    )  # type: ignore[arg-type]
+        storage=build_storage(settings),
+    )
     times = []
     try:
         for _ in range(args.sweeps):
-            await service.db.rows(sa.update(Video).values(poll_lease_until=None))  # every job due again
+            await service.db.rows(sa.update(Video).values(next_poll_at=None))  # every job due again
             started = time.perf_counter()
             polled = await poll_once(service)
             times.append(time.perf_counter() - started)

@@ -72,6 +72,10 @@ class VideoBase(GenerationColumns):
     # RunPod's delayTime (waiting for a worker) and executionTime (GPU time) of the finished job.
     delay_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
     execution_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Automatic retries after a transient failure (RunPod's TIMED_OUT, a worker that died), and
+    # the GPU time the earlier attempts used: the user is charged for what ran.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    earlier_attempts_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
     # Set while the owner shares the video: the unguessable part of its public link /v/{slug}.
     share_slug: str | None = Field(default=None, max_length=64, unique=True)
 
@@ -94,8 +98,10 @@ class Video(VideoBase, table=True):
     deleted_at: datetime | None = _timestamp()
     # Set once the stored files of a deleted video are gone; until then cleanup retries.
     files_removed_at: datetime | None = _timestamp()
-    # Status-poller lease: one app process polls a given job at a time.
-    poll_lease_until: datetime | None = _timestamp()
+    # When the status poller next asks RunPod about this job. While a poll is in progress it
+    # holds the poll's deadline instead, so no other process polls the job meanwhile.
+    next_poll_at: datetime | None = _timestamp(index=True)
+    polled_at: datetime | None = _timestamp()
     # After this the worker's signed upload URLs no longer work: files of a stopped job can be
     # removed without a late upload leaving an orphan.
     uploads_expire_at: datetime | None = _timestamp()

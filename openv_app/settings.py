@@ -64,13 +64,22 @@ class Settings(BaseSettings):
     runpod_endpoint_id: str = LOCAL_RUNPOD_ENDPOINT_ID
     runpod_base_url: str = LOCAL_RUNPOD_BASE_URL
     runpod_execution_timeout_s: int = Field(default=600, gt=0)
-    runpod_job_ttl_s: int = Field(default=24 * 3600, gt=0)
+    # A job's whole life on RunPod (queue + run). Unset: as long as its upload URLs last (two
+    # hours with Supabase), minus a minute; longer is refused (the job would run on the GPU and
+    # then fail to upload).
+    runpod_job_ttl_s: int | None = Field(default=None, gt=0)
+    # Each job in flight is asked about (`/status`) this often while nothing else tells the app
+    # about it, and every poll_interval_with_reports_s while its worker reports progress itself.
     poll_interval_s: float = Field(default=5.0, gt=0)
-    # The poller asks RunPod about this many jobs at once, each within poll_call_timeout_s;
-    # a sweep stops claiming new jobs after poll_sweep_deadline_s.
+    poll_interval_with_reports_s: float = Field(default=30.0, gt=0)
+    # /status calls per second for the whole app, all processes together (RunPod allows 2,000 per
+    # 10 s per endpoint): with more jobs in flight than this × the interval, each is polled less often.
+    runpod_status_rate_per_s: float = Field(default=150.0, gt=0)
+    # The poller asks RunPod about this many jobs at once per process, each within poll_call_timeout_s.
     poll_concurrency: int = Field(default=16, ge=1)
     poll_call_timeout_s: float = Field(default=10.0, gt=0)
-    poll_sweep_deadline_s: float = Field(default=30.0, gt=0)
+    # A job that times out on RunPod or whose worker dies is queued again this many times.
+    auto_retries: int = Field(default=2, ge=0, le=5)
     # How often stored files that belong to no live video are looked for and removed; with
     # the dry run on, they are only counted in the log.
     orphan_sweep_interval_s: float = Field(default=3600.0, gt=0)

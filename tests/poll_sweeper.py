@@ -18,7 +18,7 @@ from openv_app.settings import Settings
 
 
 async def sweep(database_url: str, runpod_url: str, concurrency: int) -> int:
-    settings = Settings(_env_file=None, poll_concurrency=concurrency, poll_sweep_deadline_s=60)
+    settings = Settings(_env_file=None, poll_concurrency=concurrency)
     service = JobService(
         settings=settings,
         db=Database(make_async_engine(database_url)),

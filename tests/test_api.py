@@ -198,7 +198,8 @@ def test_poller_completes_jobs_whose_webhooks_were_lost(app_factory, runpod_fact
     assert video_status(app, video["id"])["status"] != "COMPLETED"
 
     poller = app.service_like_another_process(runpod)
-    assert sweep(app, poller) == 1
+    # Due one interval after the worker's last direct progress report.
+    assert wait_until(lambda: sweep(app, poller), timeout=5) == 1
     assert video_status(app, video["id"])["status"] == "COMPLETED"
     # A second sweep finds nothing in flight.
     assert sweep(app, poller) == 0
@@ -207,8 +208,9 @@ def test_poller_completes_jobs_whose_webhooks_were_lost(app_factory, runpod_fact
 def test_poller_shows_progress_and_leases_each_job_to_one_process(app_factory, runpod_factory):
     app, runpod, gate, video = running_video(app_factory, runpod_factory)
     first, second = app.service_like_another_process(runpod), app.service_like_another_process(runpod)
-    assert sweep(app, first) == 1
-    assert sweep(app, second) == 0  # leased to the first
+    # Due one interval after the worker's direct progress report; then polled by one process only.
+    assert wait_until(lambda: sweep(app, first), timeout=5) == 1
+    assert sweep(app, second) == 0
     status = video_status(app, video["id"])
     assert status["status"] == "PROCESSING" and status["progress"] == 25
     gate.release.set()

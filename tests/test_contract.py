@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from openv_app.schemas import GenerationRequest
 from openv_app.services.errors import InvalidInput
-from worker.contract import JobInput, JobOutput, Progress
+from worker.contract import JobInput, JobOutput, Progress, ProgressReport
 from worker.handler import validation_message
 
 # Values around and beyond every bound, valid and not.
@@ -36,8 +38,12 @@ def test_a_request_the_app_accepts_is_a_job_the_worker_accepts_unchanged(data):
     except InvalidInput:
         return
     settings_sent = {**request.model_dump(), "seed": request.seed or 0}
-    job = JobInput.model_validate({**settings_sent, "upload": {"video": "https://storage/v.mp4"}})
-    assert job.model_dump(exclude={"upload"}) == settings_sent
+    progress_url = "https://app.example/api/progress?token=t"
+    job = JobInput.model_validate(
+        {**settings_sent, "upload": {"video": "https://storage/v.mp4"}, "progress_url": progress_url}
+    )
+    assert job.model_dump(exclude={"upload", "progress_url"}) == settings_sent
+    assert job.progress_url == progress_url
 
 
 def test_the_worker_names_the_field_the_app_would():
@@ -70,3 +76,33 @@ def test_output_and_progress_shapes_round_trip():
     )
     assert JobOutput.model_validate(output.model_dump()) == output
     assert Progress.model_validate({"stage": "denoising", "step": 1, "total": 4}).step == 1
+    report = ProgressReport(job_id="job-1", stage="encoding", step=4, total=4)
+    assert report.model_dump() == {"stage": "encoding", "step": 4, "total": 4, "job_id": "job-1"}
+    assert ProgressReport.model_validate_json(report.model_dump_json()) == report
+    for job_id in ("", "j" * 256):
+        with pytest.raises(ValidationError):
+            ProgressReport(job_id=job_id, stage="loading", step=0, total=4)
+
+
+@pytest.mark.parametrize(
+    "url,ok",
+    [
+        (None, True),
+        ("http://127.0.0.1:8000/api/progress?token=abc", True),
+        ("HTTPS://app.example/p", True),
+        ("https://app.example/p?token=" + "t" * (2000 - 28), True),
+        ("https://app.example/p?token=" + "t" * (2001 - 28), False),
+        ("ftp://app.example/p", False),
+        ("file:///etc/passwd", False),
+        ("https:///no-host", False),
+        ("not a url", False),
+        ("", False),
+    ],
+)
+def test_progress_url_is_an_optional_http_url(url, ok):
+    settings_sent = {"prompt": "a fox", "progress_url": url}
+    if ok:
+        assert JobInput.model_validate(settings_sent).progress_url == url
+    else:
+        with pytest.raises(ValidationError, match="progress_url"):
+            JobInput.model_validate(settings_sent)

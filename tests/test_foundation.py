@@ -26,7 +26,7 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(empty_database_url):
     columns = {c["name"]: c for c in sa.inspect(engine).get_columns("videos")}
     indexes = {i["name"] for i in sa.inspect(engine).get_indexes("videos")}
     engine.dispose()
-    assert {"runpod_job_id", "progress", "deleted_at", "poll_lease_until", "files_removed_at"} <= set(columns)
+    assert {"runpod_job_id", "progress", "deleted_at", "next_poll_at", "attempts", "files_removed_at"} <= set(columns)
     assert {"ix_videos_user_created", "ix_videos_status"} <= indexes
     downgrade(empty_database_url)
     assert "videos" not in table_names(empty_database_url)

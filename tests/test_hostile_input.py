@@ -131,7 +131,8 @@ def test_odd_report_values_are_cleaned_and_the_status_still_applies(app_factory,
 
 
 def test_a_failure_text_postgres_cannot_store_still_fails_the_video(app_factory, runpod_factory):
-    app = app_factory(runpod_factory(quick_video_handler, concurrency=0))
+    # Not a worker refusal, so it would be retried: without retries it fails at once.
+    app = app_factory(runpod_factory(quick_video_handler, concurrency=0), auto_retries=0)
     video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
     report = '{"id": "%s", "status": "FAILED", "error": "CUDA\\u0000 out of \\udc00 memory %s"}' % (
         video["runpod_job_id"],

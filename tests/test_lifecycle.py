@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from openv_app.models import Video, utcnow
+from openv_app.services.poller import fail_lost_submissions
 from openv_app.services.runpod_client import RunPodClient
 from tests.support.factories import insert_videos, video_row
 from tests.support.handlers import GatedHandler
@@ -70,19 +71,23 @@ def test_a_run_without_answer_waits_for_its_webhook_and_is_never_sent_twice(app_
 
         # Another one that RunPod never confirms fails once the job's ttl has surely run out.
         lost = httpx.post(f"{app.url}/api/runpod", json=REQUEST, timeout=30).json()
-    grace = timedelta(seconds=app.service.settings.runpod_job_ttl_s + 6 * 60)
+    grace = timedelta(seconds=app.service.job_ttl_s + 6 * 60)
     with engine.begin() as connection:
         connection.execute(
             sa.update(Video)
             .where(Video.id == uuid.UUID(lost["id"]))
-            .values(created_at=utcnow() - timedelta(minutes=30))
+            .values(
+                created_at=utcnow() - grace + timedelta(minutes=2), updated_at=utcnow() - grace + timedelta(minutes=2)
+            )
         )
-    assert app.run(app.service.fail_lost_submissions()) == 0  # within the ttl: still waiting
+    assert app.run(fail_lost_submissions(app.service)) == 0  # within the ttl: still waiting
     with engine.begin() as connection:
         connection.execute(
-            sa.update(Video).where(Video.id == uuid.UUID(lost["id"])).values(created_at=utcnow() - grace)
+            sa.update(Video)
+            .where(Video.id == uuid.UUID(lost["id"]))
+            .values(created_at=utcnow() - grace, updated_at=utcnow() - grace)
         )
-    assert app.run(app.service.fail_lost_submissions()) == 1
+    assert app.run(fail_lost_submissions(app.service)) == 1
     failed = httpx.get(f"{app.url}/api/runpod/{lost['id']}").json()
     assert failed["status"] == "FAILED" and "never confirmed" in failed["error"]
 

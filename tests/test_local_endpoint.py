@@ -12,6 +12,7 @@ import runpod
 
 from tests.support.handlers import GatedHandler
 from tests.support.servers import wait_until
+from worker import progress
 from worker.progress import report_progress
 
 
@@ -193,3 +194,72 @@ def test_concurrency_runs_jobs_in_parallel(runpod_factory):
     for job_id in ids:
         wait_until(lambda: get(local, f"/status/{job_id}").json()["status"] == "COMPLETED", timeout=10)
     assert peak[0] == 2
+
+
+def recorder():
+    """A Starlette app recording the JSON bodies POSTed to /hook, and the list they go to."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    received = []
+
+    async def receive(request):
+        received.append(await request.json())
+        return JSONResponse({})
+
+    return Starlette(routes=[Route("/hook", receive, methods=["POST"])]), received
+
+
+def test_drop_webhooks_leaves_the_app_to_poll_the_latest_progress(runpod_factory):
+    """RunPod's real cadence: a lost completion webhook; /status shows the newest progress."""
+    from tests.support.servers import ServerThread
+
+    release = threading.Event()
+
+    def two_steps(job):
+        report_progress(job, {"stage": "denoising", "step": 1, "total": 2})
+        report_progress(job, {"stage": "denoising", "step": 2, "total": 2})
+        release.wait(10)
+        return {"done": True}
+
+    app, received = recorder()
+    with ServerThread(app) as hook:
+        local = runpod_factory(two_steps, drop_webhooks=True)
+        job_id = post(local, "/run", {"input": {}, "webhook": f"{hook.url}/hook"}).json()["id"]
+        body = wait_until(lambda: (b := get(local, f"/status/{job_id}").json()).get("output") and b)
+        assert body["status"] == "IN_PROGRESS"
+        wait_until(lambda: get(local, f"/status/{job_id}").json()["output"]["step"] == 2)
+        release.set()
+        done = wait_until(lambda: (b := get(local, f"/status/{job_id}").json())["status"] == "COMPLETED" and b)
+        assert done["output"] == {"done": True}
+        assert not local.endpoint._background  # no delivery was ever started
+    assert received == []
+
+
+def test_the_handler_reports_to_progress_url_unless_dropped(runpod_factory):
+    """The worker's direct channel works locally as on RunPod; `drop_progress_reports` hides
+    `progress_url` from the handler, so progress travels only through /status."""
+    from tests.support.servers import ServerThread
+
+    def reporting(job):
+        report_progress(job, {"stage": "denoising", "step": 1, "total": 1})
+        if "progress_url" in job["input"]:  # a real job runs for seconds; the job's end drops pending reports
+            wait_until(lambda: any(body["job_id"] == job["id"] for body in received), timeout=5)
+        return {"input_seen": job["input"]}
+
+    app, received = recorder()
+    with ServerThread(app) as receiver:
+        url = f"{receiver.url}/hook?token=v"
+        for drop in (False, True):
+            local = runpod_factory(reporting, drop_progress_reports=drop)
+            job_id = post(local, "/run", {"input": {"progress_url": url, "n": 1}}).json()["id"]
+            done = wait_until(lambda: (b := get(local, f"/status/{job_id}").json())["status"] == "COMPLETED" and b)
+            if drop:
+                assert done["output"] == {"input_seen": {"n": 1}}
+                assert progress.wait_idle(timeout=5)
+                assert [body for body in received if body["job_id"] == job_id] == []
+            else:
+                assert done["output"] == {"input_seen": {"progress_url": url, "n": 1}}
+                report = next(body for body in received if body["job_id"] == job_id)
+                assert report == {"stage": "denoising", "step": 1, "total": 1, "job_id": job_id}

@@ -6,12 +6,14 @@ once, and a request the app accepts is one the worker accepts.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_SEED = 2**32 - 1
 MODELS = ("wan2.1-t2v-1.3b",)
 MAX_PROMPT_LENGTH = 4000  # the worker's hard cap; the app may set a lower one (MAX_PROMPT_LENGTH)
+MAX_URL_LENGTH = 2000
 # Wan's VAE shrinks 8x in space and 4x in time and its transformer patches 2x2: sizes are
 # multiples of 16 and frame counts 4k+1.
 SIZE_MULTIPLE = 16
@@ -78,6 +80,18 @@ class JobInput(GenerationSettings):
     model_config = ConfigDict(extra="ignore")
 
     upload: UploadTargets | None = None
+    # Where the worker POSTs `ProgressReport`s straight to the app (worker/progress.py); the
+    # app puts a per-video token in its query.
+    progress_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+
+    @field_validator("progress_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http(s) URL")
+        return value
 
 
 class Progress(BaseModel):
@@ -86,6 +100,12 @@ class Progress(BaseModel):
     stage: str
     step: int
     total: int
+
+
+class ProgressReport(Progress):
+    """What the worker POSTs to the job's `progress_url` (as JSON), besides RunPod's `/status`."""
+
+    job_id: str = Field(min_length=1, max_length=255)
 
 
 class JobOutput(BaseModel):
@@ -115,3 +135,13 @@ def first_error(errors: list[Any], skip_location: tuple[str, ...] = ()) -> tuple
     location = [str(part) for part in errors[0].get("loc", ()) if str(part) not in skip_location]
     field = ".".join(location) or "body"
     return f"{field}: {errors[0].get('msg', 'invalid')}", field
+
+
+# How the worker's own refusals begin (worker/handler.py): the input or the model refused the
+# job, so running it again would fail again. Any other failure (a worker that died, a lost
+# GPU, an upload that broke) is worth another attempt.
+REFUSAL_PREFIXES = ("invalid input:", "generation failed:", "model unavailable:")
+
+
+def is_refusal(error: str) -> bool:
+    return error.startswith(REFUSAL_PREFIXES)

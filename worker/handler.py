@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from worker.contract import JobInput, JobOutput, Progress, UploadTargets, first_error
 from worker.encode import encode_mp4, encode_poster
 from worker.engines import EngineConfig, GenerationParams, WeightsMissing, load_engine
-from worker.progress import report_progress
+from worker.progress import finish, report_progress
 from worker.upload import UploadError, put_file
 
 log = logging.getLogger("worker")
@@ -38,11 +38,16 @@ def handler(job: dict[str, Any]) -> dict[str, Any]:
         return {"error": validation_message(error)}
     try:
         return generate(job, params)
-    except (WeightsMissing, UploadError) as error:
+    except WeightsMissing as error:
+        return {"error": f"model unavailable: {error}"}
+    except UploadError as error:  # not a refusal: the app runs the job again (contract.is_refusal)
         return {"error": str(error)}
     except Exception as error:  # a clear one-line error, never a traceback dump
         log.exception("generation failed")
         return {"error": f"generation failed: {type(error).__name__}: {error}"}
+    finally:
+        # The result (webhook or /status) supersedes progress: pending direct reports are dropped.
+        finish(str(job.get("id", "")))
 
 
 def generate(job: dict[str, Any], params: JobInput) -> dict[str, Any]:

@@ -6,6 +6,11 @@ handler (sync, async, generator) on a background queue, and POSTs the webhook wh
 ends. The `runpod` SDK's own `--rp_serve_api` is not this protocol (no `/v2` prefix, no GET
 status, no cancel), hence this module.
 
+The handler's direct progress reports (`progress_url`, worker/progress.py) go out from the
+handler itself, here as on RunPod. For benchmarks and tests of RunPod's real cadence,
+`drop_webhooks` never POSTs the completion webhook (a lost one) and `drop_progress_reports`
+hides `progress_url` from the handler (progress only through `/status`).
+
 Run it: `python -m worker.local_endpoint` (127.0.0.1:8765, the tiny engine unless weights are set).
 """
 
@@ -13,62 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from worker import progress
+from worker.local_jobs import TERMINAL, LocalJob, call_handler, send_webhook
 
-log = logging.getLogger("local_endpoint")
-
-TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
-DEFAULT_EXECUTION_TIMEOUT_MS = 600_000
-DEFAULT_TTL_MS = 24 * 3600 * 1000
-
-
-@dataclass
-class LocalJob:
-    id: str
-    input: dict[str, Any]
-    webhook: str | None
-    execution_timeout_ms: int
-    ttl_ms: int
-    status: str = "IN_QUEUE"
-    output: Any = None
-    error: Any = None
-    created: float = field(default_factory=time.monotonic)
-    started: float | None = None
-    finished: float | None = None
-    retries: int = 0
-
-    def body(self) -> dict[str, Any]:
-        """The cloud's /status body (a webhook adds `input` and `webhook`)."""
-        now = time.monotonic()
-        delay = (self.started or now) - self.created
-        body: dict[str, Any] = {
-            "id": self.id,
-            "status": self.status,
-            "delayTime": int(delay * 1000),
-            "workerId": "local",
-        }
-        if self.started is not None:
-            body["executionTime"] = int(((self.finished or now) - self.started) * 1000)
-        if self.output is not None:
-            body["output"] = self.output
-        if self.error is not None:
-            body["error"] = self.error
-        return body
+__all__ = ["TERMINAL", "LocalEndpoint", "LocalJob"]
 
 
 class LocalEndpoint:
@@ -80,13 +44,19 @@ class LocalEndpoint:
         result_retention_s: float = 30 * 60,
         webhook_retry_delay_s: float = 10.0,
         webhook_attempts: int = 3,
+        drop_webhooks: bool = False,
+        drop_progress_reports: bool = False,
     ) -> None:
+        """`drop_webhooks`: never POST a job's webhook (a lost one: the app must poll).
+        `drop_progress_reports`: the handler sees no `progress_url` (progress only via /status)."""
         self.handler = handler
         self.api_key = api_key
         self.concurrency = concurrency
         self.result_retention_s = result_retention_s
         self.webhook_retry_delay_s = webhook_retry_delay_s
         self.webhook_attempts = webhook_attempts
+        self.drop_webhooks = drop_webhooks
+        self.drop_progress_reports = drop_progress_reports
         self.jobs: dict[str, LocalJob] = {}
         self.counts = {"completed": 0, "failed": 0, "retried": 0}
         self.running = 0
@@ -145,16 +115,9 @@ class LocalEndpoint:
             body = await request.json()
         except ValueError:
             return JSONResponse({"error": "body must be JSON"}, status_code=400)
-        if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
-            return JSONResponse({"error": "input: required object"}, status_code=400)
-        policy = body.get("policy") or {}
-        job = LocalJob(
-            id=f"{uuid.uuid4()}-local",
-            input=body["input"],
-            webhook=body.get("webhook"),
-            execution_timeout_ms=int(policy.get("executionTimeout") or DEFAULT_EXECUTION_TIMEOUT_MS),
-            ttl_ms=int(policy.get("ttl") or DEFAULT_TTL_MS),
-        )
+        job = LocalJob.from_request(body)
+        if isinstance(job, str):
+            return JSONResponse({"error": job}, status_code=400)
         self.jobs[job.id] = job
         await self._queue.put(job.id)
         return job
@@ -255,7 +218,8 @@ class LocalEndpoint:
         job.status, job.started = "IN_PROGRESS", time.monotonic()
         progress.set_local_reporter(self._record_progress)
         try:
-            result = await asyncio.wait_for(self._call_handler(job), job.execution_timeout_ms / 1000)
+            payload = job.payload(drop_progress_url=self.drop_progress_reports)
+            result = await asyncio.wait_for(call_handler(self.handler, payload), job.execution_timeout_ms / 1000)
         except TimeoutError:
             if job.status == "IN_PROGRESS":
                 self._finish(job, "TIMED_OUT", error="Job execution timed out")
@@ -271,16 +235,6 @@ class LocalEndpoint:
         else:
             self._finish(job, "COMPLETED", output=result)
 
-    async def _call_handler(self, job: LocalJob) -> Any:
-        payload = {"id": job.id, "input": job.input}
-        if inspect.isasyncgenfunction(self.handler):
-            return [chunk async for chunk in self.handler(payload)]
-        if inspect.isgeneratorfunction(self.handler):
-            return await asyncio.to_thread(lambda: list(self.handler(payload)))
-        if inspect.iscoroutinefunction(self.handler):
-            return await self.handler(payload)
-        return await asyncio.to_thread(self.handler, payload)
-
     def _record_progress(self, job: dict[str, Any], update: Any) -> None:
         local = self.jobs.get(job.get("id", ""))
         if local is not None and local.status == "IN_PROGRESS":
@@ -292,35 +246,19 @@ class LocalEndpoint:
             self.counts["completed"] += 1
         elif status in ("FAILED", "TIMED_OUT"):
             self.counts["failed"] += 1
-        if job.webhook:
-            task = asyncio.get_running_loop().create_task(self._send_webhook(job))
+        progress.finish(job.id)  # the job ended: its pending direct progress reports are dropped
+        if job.webhook and not self.drop_webhooks:
+            sending = send_webhook(job, self.webhook_attempts, self.webhook_retry_delay_s)
+            task = asyncio.get_running_loop().create_task(sending)
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-
-    async def _send_webhook(self, job: LocalJob) -> None:
-        if job.webhook is None:
-            return
-        body = {**job.body(), "input": job.input, "webhook": job.webhook}
-        async with httpx.AsyncClient(timeout=10) as client:
-            for attempt in range(1, self.webhook_attempts + 1):
-                try:
-                    response = await client.post(job.webhook, json=body)
-                    if response.is_success:
-                        return
-                    log.warning("webhook for %s answered %s", job.id, response.status_code)
-                except httpx.HTTPError as error:
-                    log.warning("webhook for %s failed: %r", job.id, error)
-                if attempt < self.webhook_attempts:
-                    await asyncio.sleep(self.webhook_retry_delay_s)
 
     # --- expiry -------------------------------------------------------------------------
 
     def _expire(self) -> None:
         now = time.monotonic()
         for job in list(self.jobs.values()):
-            too_old = now - job.created > job.ttl_ms / 1000
-            result_gone = job.finished is not None and now - job.finished > self.result_retention_s
-            if too_old or result_gone:
+            if job.expired(now, self.result_retention_s):
                 del self.jobs[job.id]
 
     async def _expire_loop(self) -> None:

@@ -10,6 +10,10 @@ from pydantic import ValidationError
 from worker.contract import first_error as first_error
 
 
+class ConfigurationError(Exception):
+    """Settings that cannot work together; the app refuses to start with this message."""
+
+
 class AppError(Exception):
     status_code = 400
 

@@ -21,22 +21,25 @@ import sqlalchemy as sa
 from openv_app.db import Database
 from openv_app.models import Video, utcnow, videos
 from openv_app.schemas import GenerationRequest, settings_of
+from openv_app.services.attempts import is_transient, job_ttl_s, queue_again_update
 from openv_app.services.cleanup import FileCleanup
 from openv_app.services.errors import Conflict, InvalidInput, NotFound
 from openv_app.services.queries import COLUMNS, VideoQueries, as_uuid, owned_by
 from openv_app.services.quota import Quota
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound, RunPodUnconfirmed
-from openv_app.services.signing import webhook_token
-from openv_app.services.statuses import RUNPOD_STATUSES, UNCONFIRMED, VideoStatus, is_terminal
+from openv_app.services.signing import callback_url
+from openv_app.services.statuses import (
+    RUNPOD_STATUSES,
+    UNCONFIRMED,
+    VideoStatus,
+    is_terminal,
+)
 from openv_app.services.storage import Storage, StorageError, video_paths
-from openv_app.services.transitions import transition_update
+from openv_app.services.transitions import QuietPeriod, transition_update
 from openv_app.settings import Settings
 from worker.contract import MAX_SEED, JobInput, UploadTargets
 
 log = logging.getLogger(__name__)
-
-# A row that never got a RunPod job id this long after creation was lost mid-submit.
-SUBMIT_GRACE = timedelta(minutes=5)
 
 VideoListener = Callable[[Video], Awaitable[None]]
 
@@ -54,6 +57,8 @@ class JobService:
         self.queries = VideoQueries(self.db)
         self.quota = Quota(self.settings, self.db)
         self.files = FileCleanup(self.queries, self.storage)
+        # Refuses, at start-up, a ttl that outlives the upload URLs.
+        self.job_ttl_s = job_ttl_s(self.settings, self.storage.upload_url_lifetime_s)
 
     async def aclose(self) -> None:
         """Close the network clients and the database pool (at shutdown)."""
@@ -93,9 +98,8 @@ class JobService:
         await self._notify(video)
         return await self._queue_on_runpod(video)
 
-    def webhook_url(self, video_id: uuid.UUID) -> str:
-        token = webhook_token(self.settings.secret, str(video_id))
-        return f"{self.settings.public_base_url}/api/runpod/webhook?video_id={video_id}&token={token}"
+    def _callback(self, route: str, video: Video) -> str:
+        return callback_url(self.settings.public_base_url, self.settings.secret, route, str(video.id), video.attempts)
 
     async def _queue_on_runpod(self, video: Video) -> Video:
         video_path, poster_path = video_paths(video.user_id, str(video.id))
@@ -104,24 +108,26 @@ class JobService:
                 video=await self.storage.create_upload_url(video_path),
                 poster=await self.storage.create_upload_url(poster_path),
             )
-            job_input = JobInput(**settings_of(video), upload=upload).model_dump()
+            progress_url = self._callback("progress", video)
+            job_input = JobInput(**settings_of(video), upload=upload, progress_url=progress_url).model_dump()
             job = await self.runpod.run(
                 job_input,
-                webhook=self.webhook_url(video.id),
+                webhook=self._callback("webhook", video),
                 execution_timeout_ms=self.settings.runpod_execution_timeout_s * 1000,
-                ttl_ms=self.settings.runpod_job_ttl_s * 1000,
+                ttl_ms=self.job_ttl_s * 1000,
             )
         except RunPodUnconfirmed as error:
             # RunPod may have queued the job: asking again could run (and bill) it twice. The
             # video waits for the job's webhook, which adopts it, or fails once the job's
-            # ttl has surely run out (fail_lost_submissions).
+            # ttl has surely run out (fail_lost_submissions). It holds none of the user's slots.
             log.warning("no answer to /run for video %s: %s", video.id, error)
             return await self._mark_unconfirmed(video.id)
         except (RunPodError, StorageError) as error:
-            return await self._fail(video.id, f"Could not queue the job: {error}")
+            return await self.fail(video.id, f"Could not queue the job: {error}")
         # Stores the job id, unless the job's webhook got here first and did so already.
         queued = RunPodJob(id=job.id, status=job.status if job.status in RUNPOD_STATUSES else "IN_QUEUE")
-        return await self.transition(video.id, queued, job_id=job.id) or await self.queries.by_id(video.id)
+        applied = await self.transition(video.id, queued, job_id=job.id, attempt=video.attempts)
+        return applied or await self.queries.by_id(video.id)
 
     async def _mark_unconfirmed(self, video_id: uuid.UUID) -> Video:
         marked = await self.queries.one(
@@ -132,60 +138,79 @@ class JobService:
         )
         return await self._changed(marked) or await self.queries.by_id(video_id)
 
-    async def _fail(self, video_id: uuid.UUID, message: str) -> Video:
+    async def fail(self, video_id: uuid.UUID, message: str) -> Video:
         failed = await self.transition(video_id, RunPodJob(id="-", status="FAILED", error=message), job_id=None)
         return failed or await self.queries.by_id(video_id)
 
-    async def fail_lost_submissions(self) -> int:
-        """PENDING rows without a job id that can no longer get one become FAILED: lost
-        mid-submit (the app stopped), or unconfirmed by RunPod past the job's whole ttl."""
-        now = utcnow()
-        unconfirmed_grace = timedelta(seconds=self.settings.runpod_job_ttl_s) + SUBMIT_GRACE
-        lost = await self.queries.many(
-            sa.select(*COLUMNS).where(
-                videos.c.status == VideoStatus.PENDING,
-                videos.c.runpod_job_id.is_(None),
-                sa.or_(
-                    sa.and_(videos.c.stage.is_distinct_from(UNCONFIRMED), videos.c.created_at < now - SUBMIT_GRACE),
-                    sa.and_(videos.c.stage == UNCONFIRMED, videos.c.created_at < now - unconfirmed_grace),
-                ),
-            )
-        )
-        for video in lost:
-            reason = (
-                "RunPod never confirmed the job; please retry."
-                if video.stage == UNCONFIRMED
-                else "The job never reached RunPod; please retry."
-            )
-            await self._fail(video.id, reason)
-        return len(lost)
-
     # applying RunPod reports ------------------------------------------------------------
 
-    async def apply_report(self, video_id: uuid.UUID | str, report: RunPodJob) -> bool:
-        """Apply a webhook or /status report for this video's job. True if anything changed.
+    async def apply_report(self, video_id: uuid.UUID | str, report: RunPodJob, attempt: int = 0) -> bool:
+        """Apply a webhook or /status report for this attempt of the video's job. True if
+        anything changed.
 
         A report for another job than the video's is NotFound; an unknown status is InvalidInput.
         """
         video_uuid = as_uuid(video_id)
-        if await self.transition(video_uuid, report, job_id=report.id):
+        if await self.transition(video_uuid, report, job_id=report.id, attempt=attempt):
             return True
-        # Nothing changed: a duplicate or stale report (fine), or not this video's job.
+        # Nothing changed: a duplicate or stale report, or one of an earlier attempt (fine), or
+        # not this video's job.
         stored = await self.queries.one(sa.select(*COLUMNS).where(videos.c.id == video_uuid))
-        if stored is None or stored.runpod_job_id != report.id:
+        if stored is None or (stored.attempts == attempt and stored.runpod_job_id != report.id):
             raise NotFound("unknown job")
         return False
 
-    async def transition(self, video_id: uuid.UUID, report: RunPodJob, job_id: str | None) -> Video | None:
+    async def apply_progress(self, video_id: uuid.UUID | str, attempt: int, job_id: str, progress: dict) -> bool:
+        """A progress report the worker sent straight to the app. Each one puts the job's next
+        poll one interval away: while they keep coming, RunPod is asked about the job only every
+        `poll_interval_with_reports_s`, and once they stop (the job ended, or the worker cannot
+        reach the app) within one interval."""
+        report = RunPodJob(id=job_id, status="IN_PROGRESS", output=progress)
+        now, settings = utcnow(), self.settings
+        quiet = QuietPeriod(
+            until=now + timedelta(seconds=settings.poll_interval_s),
+            unless_polled_before=now
+            - timedelta(seconds=settings.poll_interval_with_reports_s - settings.poll_interval_s),
+        )
+        return bool(await self.transition(as_uuid(video_id), report, job_id, attempt, quiet))
+
+    async def transition(
+        self,
+        video_id: uuid.UUID,
+        report: RunPodJob,
+        job_id: str | None,
+        attempt: int | None = None,
+        quiet: QuietPeriod | None = None,
+    ) -> Video | None:
         """One conditional UPDATE built from the transition rule; the changed video, or None
-        when the rule left it as it was."""
+        when the rule left it as it was. A transient failure of a RunPod job (`job_id` and
+        `attempt` known) queues the video again instead, while attempts are left."""
         if report.status not in RUNPOD_STATUSES:
             raise InvalidInput(f"status: unknown RunPod status {report.status!r}", field="status")
+        if job_id is not None and attempt is not None and is_transient(report):
+            if (queued := await self._queue_again(video_id, report, job_id, attempt)) is not None:
+                return queued
+        statement = transition_update(video_id, job_id, report, attempt=attempt, quiet=quiet)
         try:
-            video = await self.queries.one(*transition_update(video_id, job_id, report))
+            video = await self.queries.one(*statement)
         except sa.exc.IntegrityError as error:  # the job id belongs to another video
             raise NotFound("unknown job") from error
         return await self._changed(video)
+
+    async def _queue_again(self, video_id: uuid.UUID, report: RunPodJob, job_id: str, attempt: int) -> Video | None:
+        """Run the video once more after a transient failure, on a new RunPod job; None when no
+        attempt is left, the user's GPU time is used up, or this attempt is already over."""
+        if attempt >= self.settings.auto_retries:
+            return None
+        if not await self.quota.gpu_time_left((await self.queries.by_id(video_id)).user_id):
+            return None
+        uploads_expire_at = utcnow() + timedelta(seconds=self.storage.upload_url_lifetime_s)
+        video = await self.queries.one(queue_again_update(video_id, report, job_id, attempt, uploads_expire_at))
+        if video is None:
+            return None
+        log.warning("video %s: job %s %s, queued again (attempt %d)", video_id, job_id, report.status, attempt + 2)
+        await self._notify(video)
+        return await self._queue_on_runpod(video)
 
     # user actions -----------------------------------------------------------------------
 

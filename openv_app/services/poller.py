@@ -1,8 +1,12 @@
-"""The status poller: repairs missed webhooks and shows progress for jobs in flight.
+"""The status poller: progress for jobs whose worker cannot reach the app, and the repair of
+lost webhooks. One per app process.
 
-One per app process. Jobs are leased through a database column (`claim_for_polling`), so with
-several processes each job is polled by one of them at a time. Its settings are the `POLL_*`
-and `ORPHAN_SWEEP_*` values of `Settings`.
+Every job in flight has its own next poll time (`next_poll_at`): it is asked about one
+`interval` after its last poll, or later while its worker reports progress itself. Claiming a
+due job moves that time to the poll's deadline, so while a poll is in progress no other
+process takes the job; when the poll ends the job is scheduled one interval on. The interval
+grows with the number of jobs in flight so that all processes together stay within
+`runpod_status_rate_per_s` (RunPod: 2,000 `/status` calls per 10 s per endpoint).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -18,40 +22,47 @@ from openv_app.models import Video, utcnow, videos
 from openv_app.services.jobs import JobService
 from openv_app.services.queries import COLUMNS
 from openv_app.services.runpod_client import RunPodJob, RunPodJobNotFound
-from openv_app.services.statuses import IN_FLIGHT_STATUSES
-from openv_app.settings import Settings
+from openv_app.services.statuses import IN_FLIGHT_STATUSES, UNCONFIRMED, VideoStatus
 
 log = logging.getLogger(__name__)
 
+# A row that never got a RunPod job id this long after it last changed was lost mid-submit.
+SUBMIT_GRACE = timedelta(minutes=5)
+# Beyond the call's own timeout, before a claimed job is due again (a process that died mid-poll).
+LEASE_MARGIN = timedelta(seconds=5)
+FOLLOWED = sa.and_(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.runpod_job_id.is_not(None))
 
-def lease_for(settings: Settings) -> timedelta:
-    # Longer than a whole sweep plus the pause after it: a claimed job is never polled by
-    # another process while this one may still be working on it.
-    return timedelta(seconds=settings.poll_sweep_deadline_s + settings.poll_call_timeout_s + settings.poll_interval_s)
+
+async def poll_interval_s(service: JobService) -> float:
+    """`poll_interval_s`, or longer when more jobs are in flight than the `/status` budget allows."""
+    settings = service.settings
+    [row] = await service.db.rows(sa.select(sa.func.count().label("jobs")).select_from(videos).where(FOLLOWED))
+    return max(settings.poll_interval_s, int(row["jobs"]) / settings.runpod_status_rate_per_s)
 
 
-async def claim_for_polling(service: JobService, lease: timedelta, limit: int) -> list[Video]:
-    """Up to `limit` in-flight jobs whose lease has run out, leased to the caller.
-
-    One statement. SKIP LOCKED lets processes claiming at the same moment take different
-    rows; the lease column (not a session lock) keeps the claim, so this also works through
-    Supabase's transaction pooler.
-    """
+async def claim_due_jobs(service: JobService, limit: int) -> tuple[list[Video], datetime]:
+    """Up to `limit` jobs whose poll is due, with the deadline of the poll they are now leased
+    for. One statement: SKIP LOCKED lets processes claiming at the same moment take different
+    rows, and the claim lives in a column (not a session lock), so this also works through
+    Supabase's transaction pooler."""
     now = utcnow()
-    lease_free = sa.or_(videos.c.poll_lease_until.is_(None), videos.c.poll_lease_until < now)
+    lease_until = now + timedelta(seconds=service.settings.poll_call_timeout_s) + LEASE_MARGIN
+    due = sa.and_(FOLLOWED, sa.or_(videos.c.next_poll_at.is_(None), videos.c.next_poll_at <= now))
+    # A materialized CTE: as a plain `IN (subquery)` PostgreSQL may run the subquery more
+    # than once, and SKIP LOCKED then hands it more rows than the limit.
     claimable = (
         sa.select(videos.c.id)
-        .where(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.runpod_job_id.is_not(None), lease_free)
-        .order_by(videos.c.updated_at)
+        .where(due)
+        .order_by(videos.c.next_poll_at.asc().nulls_first())
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("claimable")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    return await service.queries.many(
-        sa.update(videos)
-        .where(videos.c.id.in_(claimable), lease_free)
-        .values(poll_lease_until=now + lease)
-        .returning(*COLUMNS)
+    claimed = await service.queries.many(
+        sa.update(videos).where(videos.c.id == claimable.c.id, due).values(next_poll_at=lease_until).returning(*COLUMNS)
     )
+    return claimed, lease_until
 
 
 async def poll_one(service: JobService, video: Video) -> None:
@@ -60,48 +71,103 @@ async def poll_one(service: JobService, video: Video) -> None:
     try:
         report = await service.runpod.status(video.runpod_job_id)
     except RunPodJobNotFound:
-        report = RunPodJob(
+        expired = RunPodJob(
             id=video.runpod_job_id, status="FAILED", error="The job expired on RunPod before it finished."
         )
-    await service.transition(video.id, report, job_id=video.runpod_job_id)
+        await service.transition(video.id, expired, job_id=video.runpod_job_id)  # no retry: not transient
+        return
+    await service.transition(video.id, report, job_id=video.runpod_job_id, attempt=video.attempts)
 
 
-async def poll_once(service: JobService) -> int:
-    """One sweep: poll every claimable in-flight job, then tidy up. Returns jobs polled."""
-    settings = service.settings
-    deadline = time.monotonic() + settings.poll_sweep_deadline_s
-    limiter = asyncio.Semaphore(settings.poll_concurrency)
-    batch_size = settings.poll_concurrency * 4
-    polled = 0
-    while time.monotonic() < deadline:
-        claimed = await claim_for_polling(service, lease_for(settings), batch_size)
-        await asyncio.gather(*(_poll_within_limits(service, video, limiter) for video in claimed))
-        polled += len(claimed)
-        if len(claimed) < batch_size:
-            break
-    await service.fail_lost_submissions()
-    await service.files.remove_pending_files()
-    return polled
+async def _reschedule(service: JobService, video: Video, lease_until: datetime, interval_s: float) -> None:
+    """The poll is over: due again one interval from now, unless something (the worker's own
+    progress reports) has already put its next poll further away."""
+    now, still_leased = utcnow(), videos.c.next_poll_at == lease_until
+    next_poll = sa.case((still_leased, now + timedelta(seconds=interval_s)), else_=videos.c.next_poll_at)
+    await service.db.rows(
+        sa.update(videos).where(videos.c.id == video.id).values(next_poll_at=next_poll, polled_at=now)
+    )
 
 
-async def _poll_within_limits(service: JobService, video: Video, limiter: asyncio.Semaphore) -> None:
+async def _poll_and_reschedule(
+    service: JobService, video: Video, lease_until: datetime, interval_s: float, limiter: asyncio.Semaphore
+) -> None:
     async with limiter:
         try:
             async with asyncio.timeout(service.settings.poll_call_timeout_s):
                 await poll_one(service, video)
         except Exception:
-            log.exception("polling video %s failed; it is retried when its lease runs out", video.id)
+            log.exception("polling video %s failed; it is polled again in one interval", video.id)
+        try:
+            await _reschedule(service, video, lease_until, interval_s)
+        except Exception:
+            log.exception("rescheduling video %s failed; its lease runs out by itself", video.id)
+
+
+async def poll_due_jobs(service: JobService, interval_s: float | None = None) -> int:
+    """Poll every job that is due now, in batches. Returns how many were polled."""
+    settings = service.settings
+    interval_s = interval_s or await poll_interval_s(service)
+    limiter = asyncio.Semaphore(settings.poll_concurrency)
+    batch_size = settings.poll_concurrency * 4
+    polled = 0
+    while True:
+        claimed, lease_until = await claim_due_jobs(service, batch_size)
+        await asyncio.gather(*(_poll_and_reschedule(service, v, lease_until, interval_s, limiter) for v in claimed))
+        polled += len(claimed)
+        if len(claimed) < batch_size:
+            return polled
+
+
+async def fail_lost_submissions(service: JobService) -> int:
+    """PENDING rows without a job id that can no longer get one become FAILED: lost
+    mid-submit (the app stopped), or unconfirmed by RunPod past the job's whole ttl."""
+    now = utcnow()
+    unconfirmed_grace = timedelta(seconds=service.job_ttl_s) + SUBMIT_GRACE
+    lost = await service.queries.many(
+        sa.select(*COLUMNS).where(
+            videos.c.status == VideoStatus.PENDING,
+            videos.c.runpod_job_id.is_(None),
+            sa.or_(
+                sa.and_(videos.c.stage.is_distinct_from(UNCONFIRMED), videos.c.updated_at < now - SUBMIT_GRACE),
+                sa.and_(videos.c.stage == UNCONFIRMED, videos.c.updated_at < now - unconfirmed_grace),
+            ),
+        )
+    )
+    for video in lost:
+        reason = (
+            "RunPod never confirmed the job; please retry."
+            if video.stage == UNCONFIRMED
+            else "The job never reached RunPod; please retry."
+        )
+        await service.fail(video.id, reason)
+    return len(lost)
+
+
+async def poll_once(service: JobService) -> int:
+    """Poll what is due, then tidy up (lost submissions, files of deleted videos)."""
+    polled = await poll_due_jobs(service)
+    await fail_lost_submissions(service)
+    await service.files.remove_pending_files()
+    return polled
 
 
 async def run_status_poller(service: JobService) -> None:
+    """Claims due jobs a few times per interval; tidies up once per interval."""
     settings = service.settings
-    next_orphan_sweep = time.monotonic() + settings.orphan_sweep_interval_s
+    tick_s = min(1.0, max(0.05, settings.poll_interval_s / 5))
+    next_tidy = next_orphan_sweep = time.monotonic()
+    next_orphan_sweep += settings.orphan_sweep_interval_s
     while True:
         try:
-            await poll_once(service)
+            await poll_due_jobs(service)
+            if time.monotonic() >= next_tidy:
+                next_tidy = time.monotonic() + settings.poll_interval_s
+                await fail_lost_submissions(service)
+                await service.files.remove_pending_files()
             if time.monotonic() >= next_orphan_sweep:
                 next_orphan_sweep = time.monotonic() + settings.orphan_sweep_interval_s
                 await service.files.sweep_orphan_files(dry_run=settings.orphan_sweep_dry_run)
         except Exception:
             log.exception("status poller sweep failed")
-        await asyncio.sleep(settings.poll_interval_s)
+        await asyncio.sleep(tick_s)

@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from openv_app.db import Database
 from openv_app.models import utcnow, videos
 from openv_app.services.errors import Conflict, QuotaExceeded
-from openv_app.services.statuses import IN_FLIGHT_STATUSES
+from openv_app.services.statuses import IN_FLIGHT_STATUSES, UNCONFIRMED
 from openv_app.settings import Settings
 
 QUOTA_WINDOW = timedelta(days=1)
+# The GPU time a video used: its last attempt's and any earlier ones' (automatic retries).
+GPU_MS = sa.func.coalesce(videos.c.execution_ms, 0) + sa.func.coalesce(videos.c.earlier_attempts_ms, 0)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,11 @@ class Quota:
         async with self.db.transaction() as connection:
             return await self._usage(connection, user_id)
 
+    async def gpu_time_left(self, user_id: str) -> bool:
+        """Whether the user may still use the GPU today (always, without a GPU-time limit)."""
+        usage = await self.usage(user_id)
+        return usage.gpu_seconds_limit is None or usage.gpu_seconds_today < usage.gpu_seconds_limit
+
     async def check(self, connection: AsyncConnection, user_id: str) -> None:
         """Raise Conflict (too many unfinished) or QuotaExceeded; run under the user's lock."""
         usage = await self._usage(connection, user_id)
@@ -60,7 +67,12 @@ class Quota:
             )
 
     async def _usage(self, connection: AsyncConnection, user_id: str) -> Usage:
-        in_flight = sa.and_(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.deleted_at.is_(None))
+        # A job RunPod never confirmed holds no slot: the user is not left waiting on it.
+        in_flight = sa.and_(
+            videos.c.status.in_(IN_FLIGHT_STATUSES),
+            videos.c.deleted_at.is_(None),
+            videos.c.stage.is_distinct_from(UNCONFIRMED),
+        )
         # Deleted videos count towards the quotas too: deleting must not reset them.
         today = videos.c.created_at >= utcnow() - QUOTA_WINDOW
         unfinished, created_today, gpu_ms = (
@@ -68,7 +80,7 @@ class Quota:
                 sa.select(
                     sa.func.count().filter(in_flight),
                     sa.func.count().filter(today),
-                    sa.func.coalesce(sa.func.sum(videos.c.execution_ms).filter(today), 0),
+                    sa.func.coalesce(sa.func.sum(GPU_MS).filter(today), 0),
                 ).where(videos.c.user_id == user_id)
             )
         ).one()
@@ -80,16 +92,12 @@ class Quota:
         """When enough of today's GPU time leaves the 24-hour window to allow another job."""
         limit_s = self.settings.daily_gpu_seconds or 0
         rows = await connection.execute(
-            sa.select(videos.c.created_at, videos.c.execution_ms)
-            .where(
-                videos.c.user_id == user_id,
-                videos.c.created_at >= utcnow() - QUOTA_WINDOW,
-                videos.c.execution_ms.is_not(None),
-            )
+            sa.select(videos.c.created_at, GPU_MS)
+            .where(videos.c.user_id == user_id, videos.c.created_at >= utcnow() - QUOTA_WINDOW, GPU_MS > 0)
             .order_by(videos.c.created_at)
         )
-        for created_at, execution_ms in rows:
-            used_s -= execution_ms / 1000
+        for created_at, gpu_ms in rows:
+            used_s -= gpu_ms / 1000
             if used_s < limit_s:
                 return created_at + QUOTA_WINDOW
         return utcnow()

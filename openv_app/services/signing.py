@@ -23,3 +23,11 @@ def webhook_token(secret: str, video_id: str) -> str:
 
 def webhook_token_matches(secret: str, video_id: str, token: str | None) -> bool:
     return signature_matches(secret, f"webhook:{video_id}", token)
+
+
+def callback_url(base_url: str, secret: str, route: str, video_id: str, attempt: int) -> str:
+    """Where RunPod (the webhook) or the worker (direct progress) reports on one attempt of a
+    video's job: the per-video token authenticates it, the attempt tells a retried job's
+    reports from the current one's."""
+    token = webhook_token(secret, video_id)
+    return f"{base_url}/api/runpod/{route}?video_id={video_id}&attempt={attempt}&token={token}"

@@ -19,6 +19,8 @@ IN_FLIGHT_STATUSES = frozenset({VideoStatus.PENDING, VideoStatus.PROCESSING})
 
 # Stage of a PENDING video whose /run call got no answer: RunPod may have queued it.
 UNCONFIRMED = "unconfirmed"
+# Stage of a PENDING video queued again after its job timed out or its worker died.
+RETRYING = "retrying"
 
 _RANK = {
     VideoStatus.PENDING: 0,

@@ -51,6 +51,15 @@ class Change:
 
 
 @dataclass(frozen=True)
+class QuietPeriod:
+    """What a direct progress report does to the poller: the job's next poll comes no sooner
+    than `until`, unless its last poll was before `unless_polled_before` (then it stays due)."""
+
+    until: datetime
+    unless_polled_before: datetime
+
+
+@dataclass(frozen=True)
 class ReportEffect:
     status: VideoStatus
     changes: tuple[Change, ...]
@@ -77,6 +86,7 @@ def report_effect(report: RunPodJob, now: datetime | None = None) -> ReportEffec
             Change("timings", clean_timings(output.get("timings"))),
             Change("progress", 100),
             Change("stage", "done"),
+            Change("error", None),  # an earlier attempt's failure no longer applies
         ]
     elif status is VideoStatus.FAILED:
         changes.append(Change("error", error_text(report)))
@@ -123,21 +133,37 @@ def _value_in_memory(video: Video, change: Change) -> Any:
 
 
 def transition_update(
-    video_id: uuid.UUID, job_id: str | None, report: RunPodJob, now: datetime | None = None
+    video_id: uuid.UUID,
+    job_id: str | None,
+    report: RunPodJob,
+    now: datetime | None = None,
+    attempt: int | None = None,
+    quiet: QuietPeriod | None = None,
 ) -> tuple[sa.Update, dict[str, Any]]:
     """`UPDATE videos … WHERE <this video and job> AND <the rule allows it and it changes something>
     RETURNING *`, with its parameters: no row back means nothing changed (or no such video/job).
 
     A report for a video whose job id is not stored yet adopts the id: the webhook token already
     proved which video it is for, and RunPod can finish before `/run`'s answer was stored.
+    With `attempt`, only that attempt's video matches (a report of a job that was retried
+    changes nothing); with `quiet`, the poller leaves the job alone a while (its worker reports
+    by itself).
     """
     now = now or utcnow()
     effect = report_effect(report, now)
-    parameters: dict[str, Any] = {"video_id": video_id, "job_id": job_id, "now": now}
+    parameters: dict[str, Any] = {
+        "video_id": video_id,
+        "job_id": job_id,
+        "now": now,
+        "attempt": attempt,
+        "quiet_until": quiet.until if quiet else None,
+        "stale_before": quiet.unless_polled_before if quiet else None,
+    }
     for change in effect.changes:
         value = change.value
         parameters[change.column] = f"/{video_id}{value.suffix}" if isinstance(value, StoredFile) else value
-    return _statement_for(_shape_of(effect), job_id is not None), parameters
+    options = (job_id is not None, attempt is not None, quiet is not None)
+    return _statement_for(_shape_of(effect), *options), parameters
 
 
 def _shape_of(effect: ReportEffect) -> tuple[Any, ...]:
@@ -149,8 +175,8 @@ def _shape_of(effect: ReportEffect) -> tuple[Any, ...]:
     return effect.status, changes
 
 
-@lru_cache(maxsize=64)
-def _statement_for(shape: tuple[Any, ...], with_job: bool) -> sa.Update:
+@lru_cache(maxsize=256)
+def _statement_for(shape: tuple[Any, ...], with_job: bool, with_attempt: bool, with_quiet: bool) -> sa.Update:
     """Built once per shape of report: building SQLAlchemy expressions costs more CPU than a
     round trip to a nearby database."""
     status, changes = shape
@@ -179,6 +205,16 @@ def _statement_for(shape: tuple[Any, ...], with_job: bool) -> sa.Update:
         where.append(sa.or_(videos.c.runpod_job_id == job_id, videos.c.runpod_job_id.is_(None)))
         values["runpod_job_id"] = sa.func.coalesce(videos.c.runpod_job_id, job_id)
         differs.append(videos.c.runpod_job_id.is_(None))
+    if with_attempt:
+        where.append(videos.c.attempts == sa.bindparam("attempt", type_=videos.c.attempts.type))
+    if with_quiet:
+        # Pushed back one interval per report, but a job is still polled every
+        # `poll_interval_with_reports_s`: no push once its last poll is older than `stale_before`.
+        quiet_until = sa.bindparam("quiet_until", type_=videos.c.next_poll_at.type)
+        stale_before = sa.bindparam("stale_before", type_=videos.c.polled_at.type)
+        recently_polled = sa.func.coalesce(videos.c.polled_at, videos.c.created_at) > stale_before
+        later = sa.or_(videos.c.next_poll_at.is_(None), videos.c.next_poll_at < quiet_until)
+        values["next_poll_at"] = sa.case((sa.and_(recently_polled, later), quiet_until), else_=videos.c.next_poll_at)
     if not is_terminal(status):
         where.append(sa.or_(*differs))
     return sa.update(videos).where(*where).values(values).returning(*videos.c)

@@ -48,7 +48,7 @@ class VideoCard:
             in_flight=view.status in IN_FLIGHT_STATUSES,
             progress=view.progress,
             prompt=view.prompt,
-            error=view.error or "",
+            error=note_text(view),
             created=view.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             details=f"{view.width}×{view.height} · {view.num_frames} frames · {view.steps} steps · seed {view.seed}",
             duration_s=view.duration_s or 0.0,
@@ -76,6 +76,8 @@ def timing_text(view: VideoOut) -> str:
         parts.append(f"queued {seconds_text(view.delay_ms)}")
     if view.execution_ms is not None:
         parts.append(f"generated in {seconds_text(view.execution_ms)}")
+    if view.earlier_attempts_ms:
+        parts.append(f"{seconds_text(view.earlier_attempts_ms)} in earlier attempts")
     return " · ".join(parts)
 
 
@@ -87,13 +89,27 @@ def usage_text(usage: Usage) -> str:
 
 
 def status_text(view: VideoOut) -> str:
+    if view.status == "PENDING" and view.stage == UNCONFIRMED:
+        return "Not confirmed by RunPod"
     if view.status == "PENDING":
-        return "Waiting for RunPod to confirm" if view.stage == UNCONFIRMED else "Queued"
+        return f"Queued again (attempt {view.attempts + 1})" if view.attempts else "Queued"
     if view.status == "PROCESSING":
         return "Encoding" if view.stage == "encoding" else f"Generating {view.progress}%"
     if view.status == "FAILED":
         return "Failed"
     return view.status.capitalize()
+
+
+def note_text(view: VideoOut) -> str:
+    """The line under a card's status: why it failed, or what happens to a job in a gap."""
+    if view.status == "PENDING" and view.stage == UNCONFIRMED:
+        return (
+            "RunPod did not answer when the job was sent. It holds none of your slots; "
+            "if RunPod runs it after all, the video appears here."
+        )
+    if view.status in IN_FLIGHT_STATUSES and view.attempts and view.error:
+        return f"The previous attempt failed ({view.error}); trying again."
+    return view.error or ""
 
 
 class LibraryState(SessionState):

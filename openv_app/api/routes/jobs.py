@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
-from pydantic import ValidationError
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ValidationError
 
 from openv_app.api.deps import JSON_ONLY, Service, User, json_body
 from openv_app.api.errors import errors
 from openv_app.api.routes.videos import get_video
 from openv_app.schemas import GenerationRequest, VideoOut
 from openv_app.services.errors import AuthError, UnprocessableReport, first_error
+from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.signing import webhook_token_matches
 from openv_app.services.views import owner_view
+from worker.contract import ProgressReport
 
 router = APIRouter(prefix="/api/runpod", tags=["jobs"])
+Report = TypeVar("Report", bound=BaseModel)
 
-_SUBMIT_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": GenerationRequest.model_json_schema()}},
-    }
-}
-_REPORT_SCHEMA = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": RunPodJob.model_json_schema()}}}
-}
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+# A report's attempt of the video's job (automatic retries run new jobs); absent: the first.
+Attempt = Annotated[int, Query(ge=0, le=100)]
 
 # Where a created video's id leads (OpenAPI links: clients and stateful API tests follow them).
 _VIDEO_LINKS = {
@@ -39,7 +40,7 @@ _VIDEO_LINKS = {
     "",
     status_code=201,
     response_model=VideoOut,
-    openapi_extra=_SUBMIT_SCHEMA,
+    openapi_extra=_body_schema(GenerationRequest),
     dependencies=JSON_ONLY,
     responses={201: {"links": _VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)},
 )
@@ -54,21 +55,49 @@ async def runpod_health(user: User, service: Service) -> dict[str, Any]:
 
 
 @router.post(
-    "/webhook", openapi_extra=_REPORT_SCHEMA, dependencies=JSON_ONLY, responses=errors(401, 404, 413, 415, 422)
+    "/webhook",
+    openapi_extra=_body_schema(RunPodJob),
+    dependencies=JSON_ONLY,
+    responses=errors(401, 404, 413, 415, 422),
 )
 async def runpod_webhook(
-    request: Request, service: Service, video_id: str | None = None, token: str | None = None
+    request: Request, service: Service, attempt: Attempt = 0, video_id: str | None = None, token: str | None = None
 ) -> dict[str, Any]:
     """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
+    _check_token(service, video_id, token)
+    report = _parse_report(RunPodJob, await json_body(request))
+    changed = await service.apply_report(video_id or "", report, attempt)
+    return {"ok": True, "changed": changed}
+
+
+@router.post(
+    "/progress",
+    openapi_extra=_body_schema(ProgressReport),
+    dependencies=JSON_ONLY,
+    responses=errors(401, 404, 413, 415, 422),
+)
+async def worker_progress(
+    request: Request, service: Service, attempt: Attempt = 0, video_id: str | None = None, token: str | None = None
+) -> dict[str, Any]:
+    """The worker's own progress report (at most about twice a second), besides RunPod's /status."""
+    _check_token(service, video_id, token)
+    report = _parse_report(ProgressReport, await json_body(request))
+    progress = report.model_dump(exclude={"job_id"})
+    changed = await service.apply_progress(video_id or "", attempt, report.job_id, progress)
+    return {"ok": True, "changed": changed}
+
+
+def _check_token(service: JobService, video_id: str | None, token: str | None) -> None:
     if not video_id or not webhook_token_matches(service.settings.secret, video_id, token):
         raise AuthError("invalid webhook token", field="token")
+
+
+def _parse_report(model: type[Report], body: Any) -> Report:
     try:
-        report = RunPodJob.model_validate(await json_body(request))
+        return model.model_validate(body)
     except ValidationError as error:
         message, field = first_error(error.errors())
         raise UnprocessableReport(message, field=field) from error
-    changed = await service.apply_report(video_id, report)
-    return {"ok": True, "changed": changed}
 
 
 # The job's status is the video itself: one handler, documented under both names.
