@@ -3,46 +3,22 @@ while the job runs, files nobody owns. Over HTTP, against PostgreSQL and SQLite.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from openv_app.models import Video, utcnow
 from openv_app.services.poller import fail_lost_submissions
 from openv_app.services.runpod_client import RunPodClient
 from tests.support.factories import insert_videos, video_row
 from tests.support.handlers import GatedHandler
+from tests.support.runpod_standin import DONE, RunEndpoint
 from tests.support.servers import ServerThread, wait_until
 
 REQUEST = {"prompt": "a gap in the life cycle", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 2}
-DONE = {"video": "uploaded", "poster": "uploaded", "duration_s": 1.0}
-
-
-class RunEndpoint:
-    """A RunPod /run stand-in that can report the job's end before answering, or not answer."""
-
-    def __init__(self, webhook_first: bool = False, answer_after_s: float = 0.0) -> None:
-        self.webhook_first, self.answer_after_s = webhook_first, answer_after_s
-        self.runs: list[dict] = []
-        self.app = Starlette(routes=[Route("/v2/{endpoint}/run", self.run, methods=["POST"])])
-
-    async def run(self, request: Request) -> JSONResponse:
-        body = await request.json()
-        job_id = f"job-{uuid.uuid4()}"
-        self.runs.append({**body, "id": job_id})
-        if self.webhook_first:  # RunPod finished before /run's answer got back to the app
-            async with httpx.AsyncClient() as client:
-                await client.post(body["webhook"], json={"id": job_id, "status": "COMPLETED", "output": DONE})
-        await asyncio.sleep(self.answer_after_s)
-        return JSONResponse({"id": job_id, "status": "IN_QUEUE"})
 
 
 def test_a_webhook_before_the_job_id_is_stored_is_adopted(app_factory):

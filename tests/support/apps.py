@@ -57,9 +57,8 @@ def serve_apps(default_database_url: str, storage_dir: Path) -> Iterator[Callabl
     ) -> AppUnderTest:
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        config = Settings(
-            public_base_url=base_url, webhook_secret="test-webhook-secret", poll_interval_s=0.2, **settings
-        )
+        settings = {"poll_interval_s": 0.2, **settings}
+        config = Settings(public_base_url=base_url, webhook_secret="test-webhook-secret", **settings)
         storage = storage or LocalStorage(storage_dir, base_url, config.secret, ttl_s=600)
         client = runpod_client or (
             runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1)
