@@ -5,6 +5,8 @@ after a fixed delay (default 100 ms, like RunPod's API from far away), and times
 `poll_once` with the default settings (16 calls at once). Optionally through the delay proxy.
 
     bash -c 'source scripts/setup.sh && python -m bench.poller'     # --jobs 500 --delay-ms 100
+
+The /status rate of the app's pollers over time, with thousands of jobs: bench/poll_rate.py.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ import time
 
 import sqlalchemy as sa
 
-from openv_app.db import Database, make_async_engine, make_sync_engine
+from bench.service import standin_job_service
+from openv_app.db import make_sync_engine
 from openv_app.models import Video
-from openv_app.services.jobs import JobService
 from openv_app.services.poller import poll_once
-from openv_app.services.runpod_client import RunPodClient
-from openv_app.services.wiring import build_storage
 from openv_app.settings import Settings
 from tests.support.databases import BENCH_ADMIN_URL, bench_database
 from tests.support.factories import insert_in_flight_videos
@@ -37,13 +37,8 @@ async def sweep_times(url: str, args: argparse.Namespace) -> list[float]:
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
-    settings = Settings(_env_file=None)
-    service = JobService(
-        settings=settings,
-        db=Database(make_async_engine(url)),
-        runpod=RunPodClient(f"http://127.0.0.1:{port}/v2", "bench", "key"),
-        storage=build_storage(settings),
-    )
+    service = standin_job_service(url, f"http://127.0.0.1:{port}/v2")
+    settings = service.settings
     times = []
     try:
         for _ in range(args.sweeps):
@@ -55,8 +50,7 @@ async def sweep_times(url: str, args: argparse.Namespace) -> list[float]:
         print(f"peak status calls in flight: {standin.peak_in_flight} (limit {settings.poll_concurrency})")
         return times
     finally:
-        await service.db.engine.dispose()
-        await service.runpod.aclose()
+        await service.aclose()
         server.should_exit = True
         await serving
 

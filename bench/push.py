@@ -8,7 +8,7 @@ state update first shows each card as COMPLETED; the latency is that moment minu
 response. Also counts database transactions per second (pg_stat_database) while the tabs sit
 idle and during the run.
 
-Websocket clients rather than Chromium tabs: 20 Chromium renderers on this 2-core machine
+The tabs are websocket clients (bench/tabs.py): 20 Chromium renderers on a 2-core machine
 measure the machine's rendering, not the app (tests/test_e2e_workers.py covers real tabs).
 
     bash -c 'source scripts/setup.sh && python -m bench.push'     # --tabs 20 --jobs 50
@@ -22,19 +22,15 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import redis
-import socketio
 import sqlalchemy as sa
-from redis.asyncio import Redis as AsyncRedis
 
+from bench.tabs import close_tabs, open_tabs
 from openv_app.db import make_sync_engine
 from openv_app.services.signing import webhook_token
-from openv_app.tabs import RedisTabs
 from tests.support.databases import BENCH_ADMIN_URL, BENCH_DATABASE, bench_database
 from tests.support.factories import insert_in_flight_videos
 from tests.support.processes import production_app
@@ -42,34 +38,6 @@ from tests.support.processes import production_app
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 USER = "dev-user"
 SECRET = "bench-secret"
-
-
-class Tab:
-    """A websocket client that notes when each video first shows as COMPLETED."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.token = url, str(uuid.uuid4())
-        self.completed_at: dict[str, float] = {}
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.client.on("event", self._on_update, namespace="/_event")
-
-    async def _on_update(self, update: dict[str, Any]) -> None:
-        now = time.time()
-        for substate in (update.get("delta") or {}).values():
-            for name, value in substate.items():
-                if name.startswith("videos") and isinstance(value, list):
-                    for card in value:
-                        if card.get("status") == "COMPLETED":
-                            self.completed_at.setdefault(card["id"], now)
-
-    async def open(self) -> None:
-        await self.client.connect(
-            f"{self.url}?token={self.token}",
-            socketio_path="_event",
-            transports=["websocket"],
-            namespaces=["/_event"],
-            wait_timeout=20,
-        )
 
 
 def transactions(engine: sa.Engine) -> int:
@@ -88,11 +56,7 @@ def per_second(engine: sa.Engine, seconds: float) -> float:
 
 async def run(url: str, args: argparse.Namespace, engine: sa.Engine) -> tuple[list[float], int, float, float]:
     videos = insert_in_flight_videos(engine, args.jobs, user_id=USER)
-    registry = RedisTabs(AsyncRedis.from_url(REDIS_URL))
-    tabs = [Tab(url) for _ in range(args.tabs)]
-    await asyncio.gather(*(tab.open() for tab in tabs))
-    for tab in tabs:
-        await registry.add(USER, tab.token)
+    tabs, registry = await open_tabs(url, USER, args.tabs, REDIS_URL)
     await asyncio.sleep(3)
     idle_rate = await asyncio.to_thread(per_second, engine, 10)
     answered: dict[str, float] = {}
@@ -122,8 +86,7 @@ async def run(url: str, args: argparse.Namespace, engine: sa.Engine) -> tuple[li
         for video_id, at in tab.completed_at.items()
         if video_id in answered
     )
-    await asyncio.gather(*(tab.client.disconnect() for tab in tabs))
-    await registry.redis.aclose()
+    await close_tabs(tabs, registry)
     return latencies, args.tabs * args.jobs - len(latencies), idle_rate, run_rate
 
 

@@ -167,11 +167,9 @@ class JobService:
         reach the app) within one interval."""
         report = RunPodJob(id=job_id, status="IN_PROGRESS", output=progress)
         now, settings = utcnow(), self.settings
-        quiet = QuietPeriod(
-            until=now + timedelta(seconds=settings.poll_interval_s),
-            unless_polled_before=now
-            - timedelta(seconds=settings.poll_interval_with_reports_s - settings.poll_interval_s),
-        )
+        # Last polled longer ago than this: due at its usual time, however lively the worker.
+        polled_too_long_ago = now - timedelta(seconds=settings.poll_interval_with_reports_s - settings.poll_interval_s)
+        quiet = QuietPeriod(now + timedelta(seconds=settings.poll_interval_s), polled_too_long_ago)
         return bool(await self.transition(as_uuid(video_id), report, job_id, attempt, quiet))
 
     async def transition(

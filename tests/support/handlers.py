@@ -15,12 +15,16 @@ from worker.upload import put_file
 
 def quick_video_handler(job: dict[str, Any]) -> dict[str, Any]:
     """Reports progress, uploads a real 1-second MP4 and poster, returns the worker's output shape."""
-    job_input = job["input"]
-    frames = np.zeros((8, 64, 64, 3), dtype=np.uint8)
-    frames[:, :, :, 0] = np.linspace(0, 255, 8, dtype=np.uint8)[:, None, None]
     for step in range(1, 3):
         report_progress(job, {"stage": "denoising", "step": step, "total": 2})
         time.sleep(0.05)
+    return upload_tiny_video(job["input"])
+
+
+def upload_tiny_video(job_input: dict[str, Any]) -> dict[str, Any]:
+    """Uploads a real 1-second MP4 and poster to the job's signed URLs; the worker's output shape."""
+    frames = np.zeros((8, 64, 64, 3), dtype=np.uint8)
+    frames[:, :, :, 0] = np.linspace(0, 255, 8, dtype=np.uint8)[:, None, None]
     put_file(job_input["upload"]["video"], encode_mp4(frames, 8), "video/mp4")
     put_file(job_input["upload"]["poster"], encode_poster(frames), "image/jpeg")
     return {

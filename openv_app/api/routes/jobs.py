@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from openv_app.api.deps import JSON_ONLY, Service, User, json_body
@@ -12,7 +13,6 @@ from openv_app.api.errors import errors
 from openv_app.api.routes.videos import get_video
 from openv_app.schemas import GenerationRequest, VideoOut
 from openv_app.services.errors import AuthError, UnprocessableReport, first_error
-from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.signing import webhook_token_matches
 from openv_app.services.views import owner_view
@@ -54,42 +54,42 @@ async def runpod_health(user: User, service: Service) -> dict[str, Any]:
     return await service.runpod.health()
 
 
-@router.post(
-    "/webhook",
-    openapi_extra=_body_schema(RunPodJob),
-    dependencies=JSON_ONLY,
-    responses=errors(401, 404, 413, 415, 422),
-)
-async def runpod_webhook(
-    request: Request, service: Service, attempt: Attempt = 0, video_id: str | None = None, token: str | None = None
-) -> dict[str, Any]:
-    """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
-    _check_token(service, video_id, token)
-    report = _parse_report(RunPodJob, await json_body(request))
-    changed = await service.apply_report(video_id or "", report, attempt)
-    return {"ok": True, "changed": changed}
+@dataclass(frozen=True)
+class Callback:
+    """Which attempt of which video's job a report is about, its token checked."""
+
+    video_id: str
+    attempt: int
 
 
-@router.post(
-    "/progress",
-    openapi_extra=_body_schema(ProgressReport),
-    dependencies=JSON_ONLY,
-    responses=errors(401, 404, 413, 415, 422),
-)
-async def worker_progress(
-    request: Request, service: Service, attempt: Attempt = 0, video_id: str | None = None, token: str | None = None
-) -> dict[str, Any]:
-    """The worker's own progress report (at most about twice a second), besides RunPod's /status."""
-    _check_token(service, video_id, token)
-    report = _parse_report(ProgressReport, await json_body(request))
-    progress = report.model_dump(exclude={"job_id"})
-    changed = await service.apply_progress(video_id or "", attempt, report.job_id, progress)
-    return {"ok": True, "changed": changed}
-
-
-def _check_token(service: JobService, video_id: str | None, token: str | None) -> None:
+def authenticated_callback(
+    service: Service, attempt: Attempt = 0, video_id: str | None = None, token: str | None = None
+) -> Callback:
     if not video_id or not webhook_token_matches(service.settings.secret, video_id, token):
         raise AuthError("invalid webhook token", field="token")
+    return Callback(video_id, attempt)
+
+
+Sender = Annotated[Callback, Depends(authenticated_callback)]
+REPORT_RESPONSES = errors(401, 404, 413, 415, 422)
+
+
+@router.post("/webhook", openapi_extra=_body_schema(RunPodJob), dependencies=JSON_ONLY, responses=REPORT_RESPONSES)
+async def runpod_webhook(request: Request, service: Service, sender: Sender) -> dict[str, Any]:
+    """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
+    report = _parse_report(RunPodJob, await json_body(request))
+    return {"ok": True, "changed": await service.apply_report(sender.video_id, report, sender.attempt)}
+
+
+@router.post(
+    "/progress", openapi_extra=_body_schema(ProgressReport), dependencies=JSON_ONLY, responses=REPORT_RESPONSES
+)
+async def worker_progress(request: Request, service: Service, sender: Sender) -> dict[str, Any]:
+    """The worker's own progress report (at most about twice a second), besides RunPod's /status."""
+    report = _parse_report(ProgressReport, await json_body(request))
+    progress = report.model_dump(exclude={"job_id"})
+    changed = await service.apply_progress(sender.video_id, sender.attempt, report.job_id, progress)
+    return {"ok": True, "changed": changed}
 
 
 def _parse_report(model: type[Report], body: Any) -> Report:
