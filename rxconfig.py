@@ -2,10 +2,14 @@ import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
 from openv_app.settings import Settings
+from openv_app.workers import respawn_failed_workers
 
 # Read here for Reflex, from the app's one settings object. Not `get_settings()`: Reflex loads
 # this file before `reflex run --env prod` has set the mode the app's settings check.
 settings = Settings()
+
+# A backend worker that dies is replaced; the others keep serving (openv_app/workers.py).
+respawn_failed_workers()
 
 config = rx.Config(
     app_name="openv_app",

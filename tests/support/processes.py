@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from openv_app.settings import LOCAL_RUNPOD_API_KEY, PROJECT_ROOT
 from tests.support.servers import LocalRunPod, answers, free_port, start_local_runpod
 
@@ -140,3 +142,15 @@ def prod_app_with_local_runpod(folder: Path, database_url: str, redis_url: str) 
             yield RunningApp(url, runpod, folder / "storage", database_url, redis_url)
     finally:
         runpod_server.__exit__()
+
+
+def granian_workers(port: int) -> list[psutil.Process]:
+    """The backend worker processes serving this port. Granian's supervisor binds the socket and
+    its workers inherit it: the workers are the listeners whose parent listens too."""
+    listening = {
+        connection.pid
+        for connection in psutil.net_connections("tcp")
+        if connection.pid and connection.laddr and connection.laddr.port == port and connection.status == "LISTEN"
+    }
+    processes = [psutil.Process(pid) for pid in listening if psutil.pid_exists(pid)]
+    return [process for process in processes if process.ppid() in listening] or processes
