@@ -12,6 +12,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from openv_app.models import Video, utcnow, videos
 from openv_app.services.attempts import TTL_MARGIN_S, job_ttl_s
@@ -223,3 +227,20 @@ def test_the_job_ttl_never_outlives_its_upload_urls(app_factory, runpod_factory)
         job_ttl_s(Settings(_env_file=None, runpod_job_ttl_s=24 * 3600), 7200)
     with pytest.raises(ConfigurationError, match="RUNPOD_EXECUTION_TIMEOUT_S"):
         job_ttl_s(Settings(_env_file=None, runpod_execution_timeout_s=7200), 7200)
+
+
+def test_run_past_runpods_rate_limit_is_sent_again_after_a_backoff(app_factory):
+    """RunPod answers 429 when /run passes 1,000 requests per 10 s: nothing was queued, so the
+    app sends it again after a pause instead of failing the video."""
+    answers = [429, 429, 200]
+
+    async def run(request: Request) -> JSONResponse:
+        status = answers.pop(0)
+        body = {"id": "job-after-429", "status": "IN_QUEUE"} if status == 200 else {"error": "rate limited"}
+        return JSONResponse(body, status_code=status)
+
+    standin = Starlette(routes=[Route("/v2/{endpoint}/run", run, methods=["POST"])])
+    with ServerThread(standin) as server:
+        app = app_factory(runpod_client=RunPodClient(f"{server.url}/v2", "ep", "key", backoff_s=0.01))
+        video = submit(app)
+    assert (video["status"], video["runpod_job_id"], answers) == ("PENDING", "job-after-429", [])

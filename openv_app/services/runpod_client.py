@@ -16,6 +16,9 @@ from openv_app.services.text import storable_text
 
 # Statuses worth retrying on a call that is safe to repeat.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# RunPod's rate limit (/run: 1,000 per 10 s per endpoint): the request was refused, nothing was
+# queued, so even /run is sent again after the backoff.
+_REFUSED_STATUSES = frozenset({429})
 
 
 class RunPodError(Exception):
@@ -84,23 +87,24 @@ class RunPodClient:
         await self._client.aclose()
 
     async def _request(self, method: str, path: str, json: Any = None, repeatable: bool = True) -> Any:
-        """One API call; repeatable calls retry 429/5xx and network errors with backoff.
+        """One API call; repeatable calls retry 429/5xx and network errors with backoff, the
+        others (/run) only RunPod's rate limit (429).
 
         httpx has no status-based retry of its own, hence the loop.
         """
-        attempts = self.max_attempts if repeatable else 1
+        attempts, retried = self.max_attempts, _RETRY_STATUSES if repeatable else _REFUSED_STATUSES
         for attempt in range(1, attempts + 1):
             try:
                 response = await self._client.request(method, f"{self.endpoint_url}{path}", json=json)
             except httpx.HTTPError as error:
                 if not repeatable and not isinstance(error, _NOT_SENT):
                     raise RunPodUnconfirmed(f"RunPod did not answer: {error!r}") from error
-                if attempt == attempts:
+                if attempt == attempts or not repeatable:
                     raise RunPodError(f"RunPod could not be reached: {error!r}") from error
             else:
                 if not repeatable and response.status_code in _MAYBE_DONE_STATUSES:
                     raise RunPodUnconfirmed(f"RunPod answered {response.status_code}", response.status_code)
-                if response.status_code not in _RETRY_STATUSES or attempt == attempts:
+                if response.status_code not in retried or attempt == attempts:
                     return self._parse(response)
             await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
