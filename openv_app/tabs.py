@@ -8,15 +8,18 @@ closes (see `openv_app.live`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from reflex.utils import prerequisites
 
 # A tab whose process stopped renewing it (crashed, scaled down) leaves after this long.
 TAB_TTL_S = 3600
+REDIS_CHECK_TIMEOUT_S = 0.5
 
 
 class TabRegistry(Protocol):
@@ -35,6 +38,10 @@ class TabRegistry(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+    async def is_reachable(self) -> bool | None:
+        """Whether the shared store answers now; None when there is none (one process)."""
+        ...
 
 
 class MemoryTabs:
@@ -68,6 +75,9 @@ class MemoryTabs:
     async def aclose(self) -> None:
         pass
 
+    async def is_reachable(self) -> bool | None:
+        return None
+
     async def keep_only(self, connected: set[str]) -> None:
         for token in [token for token in self._user_of if token not in connected]:
             await self.remove(token)
@@ -83,6 +93,13 @@ class RedisTabs:
 
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+    async def is_reachable(self) -> bool | None:
+        try:
+            async with asyncio.timeout(REDIS_CHECK_TIMEOUT_S):  # a frozen Redis must not hold the check
+                return bool(await self.redis.ping())  # type: ignore[misc]  # redis-py types async and sync as one
+        except (TimeoutError, RedisError, OSError):
+            return False
 
     def _tabs_key(self, user_id: str) -> str:
         return f"{self.PREFIX}s:{user_id}"

@@ -14,9 +14,9 @@ def test_home_page_renders_without_console_errors(prod_app, page):
     assert page.console_errors == []
 
 
-def test_health_reports_database_and_version(prod_app):
+def test_health_reports_database_redis_and_version(prod_app):
     body = httpx.get(f"{prod_app.url}/api/health").json()
-    assert body == {"status": "ok", "database": True, "version": "0.1.0"}
+    assert body == {"status": "ok", "database": True, "redis": True, "version": "0.1.0"}
 
 
 def test_only_the_apps_own_origin_may_call_the_api(prod_app):

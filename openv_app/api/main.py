@@ -7,14 +7,14 @@ service the app depends on fails: 502), and every route documents the statuses i
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from openv_app.api.deps import Service
 from openv_app.api.errors import add_error_handlers
 from openv_app.api.routes import jobs, public, sharing, storage, videos
 from openv_app.settings import get_settings
+from openv_app.tabs import get_tab_registry
 
 api = FastAPI(
     title="OpenV API",
@@ -26,14 +26,22 @@ api = FastAPI(
 add_error_handlers(api)
 
 
-@api.get("/api/health")
-async def health(service: Service) -> dict[str, Any]:
+@api.get("/api/health", responses={503: {"description": "the database cannot be reached"}})
+async def health(service: Service) -> JSONResponse:
+    """Readiness: 200 while this process can reach the database (it can apply webhooks and
+    reports, so it stays in rotation even when Redis, which only carries live pushes, is down);
+    503 when it cannot. `redis` is null without Redis (one process)."""
     database_ok = await service.db.is_reachable()
-    return {
-        "status": "ok" if database_ok else "degraded",
-        "database": database_ok,
-        "version": service.settings.app_version,
-    }
+    redis_ok = await get_tab_registry().is_reachable()
+    status = "down" if not database_ok else "degraded" if redis_ok is False else "ok"
+    body = {"status": status, "database": database_ok, "redis": redis_ok, "version": service.settings.app_version}
+    return JSONResponse(body, status_code=200 if database_ok else 503)
+
+
+@api.get("/api/health/live")
+async def liveness() -> dict[str, str]:
+    """Liveness: the process serves requests (restart it only when this stops answering)."""
+    return {"status": "alive"}
 
 
 for router in (jobs.router, videos.router, sharing.router, public.router, storage.router):
