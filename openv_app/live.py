@@ -36,6 +36,8 @@ from openv_app.tabs import MemoryTabs, RedisTabs, TabRegistry
 log = logging.getLogger(__name__)
 
 REFRESH_INTERVAL_S = 2.0
+# Changes of different videos are pushed this many at a time per process.
+PUSH_LANES = 8
 # Rows are stamped by the clocks of every app host: look back a little further than one
 # interval, and skip what was already pushed.
 REFRESH_OVERLAP = timedelta(seconds=10)
@@ -68,6 +70,16 @@ class TabPusher:
         self.app, self.tabs = app, tabs
         self._pending: dict[str, dict[str, CardChange]] = {}
         self._draining: dict[str, asyncio.Task] = {}
+        self._lanes: list[_Lane] = []
+
+    def push_soon(self, video: Video) -> None:
+        """Push a changed video to its owner's tabs without waiting for it: the webhook or report
+        that changed it answers at once however slow Redis or the storage's URL signing is
+        (RunPod counts a webhook answered after 10 s as failed). The changes of one video stay in
+        order (one lane per video); while a lane is busy only a video's newest change waits."""
+        if not self._lanes:
+            self._lanes = [_Lane(self) for _ in range(PUSH_LANES)]
+        self._lanes[video.id.int % PUSH_LANES].put(video)
 
     def send(self, token: str, change: CardChange) -> None:
         self._pending.setdefault(token, {})[_video_id(change)] = change
@@ -97,8 +109,36 @@ class TabPusher:
 
     async def idle(self) -> None:
         """Wait until every change sent so far has been applied (for tests and benchmarks)."""
+        while busy := [lane.task for lane in self._lanes if lane.task is not None and lane.busy]:
+            await asyncio.gather(*busy, return_exceptions=True)
         while self._draining:
             await asyncio.gather(*self._draining.values(), return_exceptions=True)
+
+
+class _Lane:
+    """Changed videos waiting to be pushed, newest per video, handled one at a time."""
+
+    def __init__(self, pusher: TabPusher) -> None:
+        self.pusher = pusher
+        self.waiting: dict[uuid.UUID, Video] = {}
+        self.task: asyncio.Task | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def put(self, video: Video) -> None:
+        self.waiting[video.id] = video
+        if not self.busy:
+            self.task = asyncio.create_task(self._push_waiting())
+
+    async def _push_waiting(self) -> None:
+        while self.waiting:
+            video = self.waiting.pop(next(iter(self.waiting)))
+            try:
+                await push_change(self.pusher, video)
+            except Exception:  # the tabs' refresh brings the change within a few seconds
+                log.exception("pushing video %s to its tabs failed", video.id)
 
 
 async def push_change(pusher: TabPusher, video: Video) -> None:

@@ -50,9 +50,10 @@ pusher = live.TabPusher(app, get_tab_registry())
 
 
 async def push_to_open_tabs(video: Video) -> None:
-    # The pusher applies changes in tasks of its own: the change may come from an event of
-    # one of these very tabs, whose state lock is held until that event returns.
-    await live.push_change(pusher, video)
+    # Never awaited on the answer path: the change may come from an event of one of these very
+    # tabs (whose state lock is held until that event returns), or from a webhook that must
+    # answer at once however slow Redis is.
+    pusher.push_soon(video)
 
 
 async def status_poller() -> None:

@@ -20,6 +20,7 @@ from reflex.utils import prerequisites
 # A tab whose process stopped renewing it (crashed, scaled down) leaves after this long.
 TAB_TTL_S = 3600
 REDIS_CHECK_TIMEOUT_S = 0.5
+REDIS_TIMEOUT_S = 2.0
 
 
 class TabRegistry(Protocol):
@@ -147,4 +148,7 @@ class RedisTabs:
 def get_tab_registry() -> TabRegistry:
     """In Redis exactly when Reflex keeps its state there (REDIS_URL, read by rxconfig.py)."""
     redis_url = prerequisites.parse_redis_url()
-    return RedisTabs(Redis.from_url(redis_url)) if redis_url else MemoryTabs()
+    if not redis_url:
+        return MemoryTabs()
+    # Short timeouts: a frozen Redis holds no push or refresh for long.
+    return RedisTabs(Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S))

@@ -6,7 +6,9 @@ real thing is exercised across two workers in tests/test_e2e_workers.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -167,3 +169,29 @@ async def test_memory_registry_drops_tabs_whose_socket_closed():
     await tabs.keep_only({"open"})
     assert await tabs.tabs_of("u1") == set()
     assert await tabs.tabs_of("u2") == {"open"}
+
+
+@in_own_loop
+async def test_a_push_never_holds_up_the_change_that_caused_it_and_keeps_each_videos_order():
+    app, tabs = FakeApp("a1"), MemoryTabs()
+    await tabs.add("u1", "a1")
+    slow_lookups = 0
+    tabs_of = tabs.tabs_of
+
+    async def frozen_redis(user_id: str) -> set[str]:
+        nonlocal slow_lookups
+        slow_lookups += 1
+        await asyncio.sleep(0.5)
+        return await tabs_of(user_id)
+
+    tabs.tabs_of = frozen_redis  # type: ignore[method-assign]
+    pusher = live.TabPusher(app, tabs)
+    changed = video(progress=10)
+    started = time.monotonic()
+    for progress in (10, 40, 70):
+        changed.progress = progress
+        pusher.push_soon(changed.model_copy())
+    assert time.monotonic() - started < 0.05  # the webhook's answer did not wait
+    await pusher.idle()
+    assert [card.progress for card in app.libraries["a1"].videos] == [70]
+    assert slow_lookups == 1  # the changes that waited went as one: the newest
