@@ -112,7 +112,11 @@ def report(calls: list[tuple[float, str]], jobs: int, window: tuple[float, float
         f"POLL_CONCURRENCY={settings.poll_concurrency} -> effective interval {interval:.1f} s; "
         f"next polls {'spread over one interval' if args.spread else 'all due at the start'}"
     )
-    print(f"/status calls: {len(times)}; most in any 10 s: {most_in_window(times)} (RunPod's limit {RUNPOD_LIMIT})")
+    budget = settings.runpod_status_rate_per_s * WINDOW_S
+    print(
+        f"/status calls: {len(times)}; most in any 10 s: {most_in_window(times)} "
+        f"(the app's budget {budget:g}, RunPod's limit {RUNPOD_LIMIT})"
+    )
     if first_sweep_end is not None:
         after = [at for at in times if at > first_sweep_end]
         print(

@@ -138,6 +138,7 @@ class Measured:
     never_completed: int = 0
     status_calls: int = 0
     job_minutes: float = 0.0
+    worst_shown: tuple[float, str] = (float("-inf"), "")  # the largest shown − reached, and where
 
     def measure(self, tab: Tab, video_id: str, job: LocalJob, handler: SteppingHandler, finished_at: float) -> None:
         shown_before = 0
@@ -148,6 +149,8 @@ class Measured:
             if reached is not None and passed is not None:
                 self.shown_ms.append(1000 * (at - reached))
                 self.behind_ms.append(1000 * (at - passed))
+                where = f"{progress}% at {reached - handler.reached[job.id][0] + handler.step_s:.1f} s into the job"
+                self.worst_shown = max(self.worst_shown, (self.shown_ms[-1], where))
             shown_before = progress
         if video_id in tab.completed_at:
             self.completed_ms.append(1000 * (tab.completed_at[video_id] - finished_at))
@@ -230,8 +233,9 @@ def report(results: list[Measured], args: argparse.Namespace, total: int) -> Non
             worst = max(result.completed_ms)
             checks.append(f"finished → COMPLETED max {worst:.0f} ms {'≤' if worst <= interval_ms + 1000 else '>'}")
             checks[-1] += " interval + 1 s"
-        if checks:
-            print(f"{result.run.name}: " + "; ".join(checks))
+        if result.shown_ms:
+            checks.append(f"largest shown − reached: {result.worst_shown[1]}")
+        print(f"{result.run.name}: " + "; ".join(checks))
 
 
 def main() -> None:

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # /status calls per second for the whole app, all processes together (RunPod allows 2,000 per
     # 10 s per endpoint): with more jobs in flight than this × the interval, each is polled less often.
     runpod_status_rate_per_s: float = Field(default=150.0, gt=0)
+    # Backend workers on this host (Reflex reads GRANIAN_WORKERS too): each process's poller takes
+    # an equal share of the /status rate. Unset: what Reflex starts (1 without Redis).
+    granian_workers: int | None = Field(default=None, ge=1)
     # The poller asks RunPod about this many jobs at once per process, each within poll_call_timeout_s.
     poll_concurrency: int = Field(default=16, ge=1)
     poll_call_timeout_s: float = Field(default=10.0, gt=0)

@@ -77,6 +77,20 @@ def test_the_interval_grows_with_jobs_in_flight_to_stay_within_the_status_rate(e
     assert app.run(poll_interval_s(app.service)) == 3.0  # 60 jobs / 20 calls a second
 
 
+def test_jobs_due_at_once_are_polled_no_faster_than_the_status_rate(engine, app_factory):
+    insert_in_flight_videos(engine, 60)
+    standin = SlowStatusEndpoint(delay_s=0.0)
+    with ServerThread(standin.app) as server:
+        client = RunPodClient(f"{server.url}/v2", "ep", "key")
+        app = app_factory(runpod_client=client, poll_interval_s=10.0, runpod_status_rate_per_s=20)
+        started = time.monotonic()
+        assert app.run(poll_due_jobs(app.service)) == 60
+        took = time.monotonic() - started
+    # A burst of one second's worth, then 20 a second: the 40 others take two more seconds.
+    assert took >= 1.8, took
+    assert sum(standin.asked.values()) == 60
+
+
 # --- direct progress reports -------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from aiolimiter import AsyncLimiter
 
 from openv_app.models import Video, utcnow, videos
 from openv_app.services.jobs import JobService
@@ -89,10 +90,21 @@ async def _reschedule(service: JobService, video: Video, lease_until: datetime, 
     )
 
 
+def status_rate_limiter(service: JobService, processes: int = 1) -> AsyncLimiter:
+    """This process's share of the `/status` rate: however many jobs fall due at once (after a
+    restart, a burst of submits), its calls never come faster than that."""
+    return AsyncLimiter(service.settings.runpod_status_rate_per_s / processes, time_period=1)
+
+
 async def _poll_and_reschedule(
-    service: JobService, video: Video, lease_until: datetime, interval_s: float, limiter: asyncio.Semaphore
+    service: JobService,
+    video: Video,
+    lease_until: datetime,
+    interval_s: float,
+    at_once: asyncio.Semaphore,
+    rate: AsyncLimiter,
 ) -> None:
-    async with limiter:
+    async with at_once, rate:
         try:
             async with asyncio.timeout(service.settings.poll_call_timeout_s):
                 await poll_one(service, video)
@@ -104,16 +116,19 @@ async def _poll_and_reschedule(
             log.exception("rescheduling video %s failed; its lease runs out by itself", video.id)
 
 
-async def poll_due_jobs(service: JobService, interval_s: float | None = None) -> int:
+async def poll_due_jobs(service: JobService, rate: AsyncLimiter | None = None) -> int:
     """Poll every job that is due now, in batches. Returns how many were polled."""
     settings = service.settings
-    interval_s = interval_s or await poll_interval_s(service)
-    limiter = asyncio.Semaphore(settings.poll_concurrency)
-    batch_size = settings.poll_concurrency * 4
+    interval_s = await poll_interval_s(service)
+    rate = rate or status_rate_limiter(service)
+    at_once = asyncio.Semaphore(settings.poll_concurrency)
+    # No more than the rate allows within the lease: a claimed job is never due again unpolled.
+    batch_size = max(1, min(settings.poll_concurrency * 4, int(rate.max_rate * settings.poll_call_timeout_s)))
     polled = 0
     while True:
         claimed, lease_until = await claim_due_jobs(service, batch_size)
-        await asyncio.gather(*(_poll_and_reschedule(service, v, lease_until, interval_s, limiter) for v in claimed))
+        polls = (_poll_and_reschedule(service, v, lease_until, interval_s, at_once, rate) for v in claimed)
+        await asyncio.gather(*polls)
         polled += len(claimed)
         if len(claimed) < batch_size:
             return polled
@@ -152,15 +167,17 @@ async def poll_once(service: JobService) -> int:
     return polled
 
 
-async def run_status_poller(service: JobService) -> None:
-    """Claims due jobs a few times per interval; tidies up once per interval."""
+async def run_status_poller(service: JobService, processes: int = 1) -> None:
+    """Claims due jobs a few times per interval; tidies up once per interval. `processes`: how
+    many app processes poll, sharing the `/status` rate."""
     settings = service.settings
+    rate = status_rate_limiter(service, processes)
     tick_s = min(1.0, max(0.05, settings.poll_interval_s / 5))
     next_tidy = next_orphan_sweep = time.monotonic()
     next_orphan_sweep += settings.orphan_sweep_interval_s
     while True:
         try:
-            await poll_due_jobs(service)
+            await poll_due_jobs(service, rate)
             if time.monotonic() >= next_tidy:
                 next_tidy = time.monotonic() + settings.poll_interval_s
                 await fail_lost_submissions(service)
