@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse
 from bench.service import standin_job_service
 from bench.tabs import percentile
 from openv_app.db import make_sync_engine
-from openv_app.services.poller import run_status_poller
+from openv_app.services.poller import RATE_HEADROOM, run_status_poller
 from openv_app.settings import Settings
 from tests.support.databases import BENCH_ADMIN_URL, bench_database
 from tests.support.factories import insert_in_flight_videos
@@ -58,14 +58,14 @@ class TimedStatusEndpoint(SlowStatusEndpoint):
         return await super().status(request)
 
 
-async def poll_for(database_url: str, runpod_base_url: str, seconds: float, storage_dir: str) -> None:
+async def poll_for(database_url: str, runpod_base_url: str, seconds: float, storage_dir: str, processes: int) -> None:
     """One app process's status poller for `seconds`; prints when it started and stopped."""
     service = standin_job_service(database_url, runpod_base_url, local_storage_dir=storage_dir)
     started = time.time()
     try:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
-                await run_status_poller(service)
+                await run_status_poller(service, processes)
     finally:
         await service.aclose()
     print(f"polled {started} {time.time()}", flush=True)
@@ -89,7 +89,7 @@ def most_in_window(times: list[float], window_s: float = WINDOW_S) -> int:
 
 def report(calls: list[tuple[float, str]], jobs: int, window: tuple[float, float], args: argparse.Namespace) -> None:
     settings = Settings(_env_file=None)
-    interval = max(settings.poll_interval_s, jobs / settings.runpod_status_rate_per_s)
+    interval = max(settings.poll_interval_s, jobs / (settings.runpod_status_rate_per_s * RATE_HEADROOM))
     begin, end = window
     times = sorted(at for at, _ in calls)
     by_job: dict[str, list[float]] = defaultdict(list)
@@ -145,11 +145,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=80.0, help="how long the pollers run")
     parser.add_argument("--delay-ms", type=float, default=100.0, help="RunPod stand-in answer time")
     parser.add_argument("--spread", action="store_true", help="seed next polls over one interval, not all due")
-    parser.add_argument("--poll", nargs=4, metavar=("DATABASE_URL", "RUNPOD_BASE_URL", "SECONDS", "STORAGE_DIR"))
+    parser.add_argument(
+        "--poll", nargs=5, metavar=("DATABASE_URL", "RUNPOD_BASE_URL", "SECONDS", "STORAGE_DIR", "PROCESSES")
+    )
     args = parser.parse_args()
     if args.poll:  # one poller process
-        database_url, runpod_base_url, seconds, storage_dir = args.poll
-        asyncio.run(poll_for(database_url, runpod_base_url, float(seconds), storage_dir))
+        database_url, runpod_base_url, seconds, storage_dir, processes = args.poll
+        asyncio.run(poll_for(database_url, runpod_base_url, float(seconds), storage_dir, int(processes)))
         return
 
     database_url = bench_database()
@@ -157,7 +159,7 @@ def main() -> None:
     insert_in_flight_videos(engine, args.jobs)
     if args.spread:
         settings = Settings(_env_file=None)
-        interval = max(settings.poll_interval_s, args.jobs / settings.runpod_status_rate_per_s)
+        interval = max(settings.poll_interval_s, args.jobs / (settings.runpod_status_rate_per_s * RATE_HEADROOM))
         with engine.begin() as connection:
             connection.execute(
                 sa.text("UPDATE videos SET next_poll_at = now() + random() * make_interval(secs => :interval)"),
@@ -169,7 +171,8 @@ def main() -> None:
     with ServerThread(standin.app) as server:
         command = [sys.executable, "-m", "bench.poll_rate", "--poll", database_url, f"{server.url}/v2"]
         logs = [folder / f"poller-{number}.log" for number in range(args.processes)]
-        pollers = [start([*command, str(args.seconds), str(folder / "storage")], {}, log) for log in logs]
+        poll_args = [str(args.seconds), str(folder / "storage"), str(args.processes)]
+        pollers = [start([*command, *poll_args], {}, log) for log in logs]
         try:
             for poller in pollers:
                 poller.wait(timeout=args.seconds + 120)

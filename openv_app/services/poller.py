@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 SUBMIT_GRACE = timedelta(minutes=5)
 # Beyond the call's own timeout, before a claimed job is due again (a process that died mid-poll).
 LEASE_MARGIN = timedelta(seconds=5)
+# The interval plans for this share of the rate: the rate limiter then has room to catch up
+# with jobs a slow call or a busy moment has made late.
+RATE_HEADROOM = 0.9
 FOLLOWED = sa.and_(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.runpod_job_id.is_not(None))
 
 
@@ -38,7 +41,7 @@ async def poll_interval_s(service: JobService) -> float:
     """`poll_interval_s`, or longer when more jobs are in flight than the `/status` budget allows."""
     settings = service.settings
     [row] = await service.db.rows(sa.select(sa.func.count().label("jobs")).select_from(videos).where(FOLLOWED))
-    return max(settings.poll_interval_s, int(row["jobs"]) / settings.runpod_status_rate_per_s)
+    return max(settings.poll_interval_s, int(row["jobs"]) / (settings.runpod_status_rate_per_s * RATE_HEADROOM))
 
 
 async def claim_due_jobs(service: JobService, limit: int) -> tuple[list[Video], datetime]:
