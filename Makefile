@@ -14,6 +14,7 @@ test:
 worker-bench:
 	bash -c 'source scripts/setup.sh && python bench/worker.py'
 
-# Webhook storm (app vs bare baseline) and poller sweep benchmarks on the local PostgreSQL.
+# Webhook storm (app vs bare baseline), poller sweep, /status budget and live progress benchmarks
+# on the local PostgreSQL (and Redis for the last).
 bench:
-	bash -c 'source scripts/setup.sh && python -m bench.webhooks && python -m bench.poller'
+	bash -c 'source scripts/setup.sh && python -m bench.webhooks && python -m bench.poller && python -m bench.poll_rate && python -m bench.progress'

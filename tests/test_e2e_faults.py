@@ -4,11 +4,13 @@ killer would (SIGKILL) is replaced, and the other worker keeps answering meanwhi
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
 
 from openv_app.db import make_sync_engine
+from openv_app.models import utcnow
 from openv_app.services.signing import callback_url
 from tests.support.factories import insert_videos, video_row
 from tests.support.processes import PROD_WORKERS, granian_workers
@@ -20,9 +22,10 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app):
     assert port is not None
     workers = wait_until(lambda: len(found := granian_workers(port)) == PROD_WORKERS and found, timeout=30)
     engine = make_sync_engine(prod_app.database_url)
-    [video] = insert_videos(
-        engine, [video_row(user_id="dev-user", runpod_job_id="job-fault", runpod_status="IN_QUEUE")]
-    )
+    # A job only this test reports on: the app's poller leaves it alone for an hour.
+    later = utcnow() + timedelta(hours=1)
+    job = video_row(user_id="dev-user", runpod_job_id="job-fault", runpod_status="IN_QUEUE", next_poll_at=later)
+    [video] = insert_videos(engine, [job])
     engine.dispose()
 
     victim = workers[0]
