@@ -273,6 +273,8 @@ def main() -> None:
     from worker.handler import handler
 
     logging.basicConfig(level=logging.INFO)
+    # httpx logs every request's URL at INFO, and callback URLs carry the per-video token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     endpoint = LocalEndpoint(
         handler,
         api_key=os.environ.get("LOCAL_RUNPOD_API_KEY", "local-dev-key"),
