@@ -109,7 +109,7 @@ class TabPusher:
 
     async def idle(self) -> None:
         """Wait until every change sent so far has been applied (for tests and benchmarks)."""
-        while busy := [lane.task for lane in self._lanes if lane.task is not None and lane.busy]:
+        while busy := [lane.task for lane in self._lanes if lane.task and not lane.task.done()]:
             await asyncio.gather(*busy, return_exceptions=True)
         while self._draining:
             await asyncio.gather(*self._draining.values(), return_exceptions=True)

@@ -119,10 +119,11 @@ async def _poll_and_reschedule(
             log.exception("rescheduling video %s failed; its lease runs out by itself", video.id)
 
 
-async def poll_due_jobs(service: JobService, rate: AsyncLimiter | None = None) -> int:
-    """Poll every job that is due now, in batches. Returns how many were polled."""
+async def poll_due_jobs(service: JobService, rate: AsyncLimiter | None = None, interval_s: float | None = None) -> int:
+    """Poll every job that is due now, in batches, each due again `interval_s` after its poll
+    (`poll_interval_s` when not given). Returns how many were polled."""
     settings = service.settings
-    interval_s = await poll_interval_s(service)
+    interval_s = interval_s or await poll_interval_s(service)
     rate = rate or status_rate_limiter(service)
     at_once = asyncio.Semaphore(settings.poll_concurrency)
     # No more than the rate allows within the lease: a claimed job is never due again unpolled.
@@ -171,20 +172,23 @@ async def poll_once(service: JobService) -> int:
 
 
 async def run_status_poller(service: JobService, processes: int = 1) -> None:
-    """Claims due jobs a few times per interval; tidies up once per interval. `processes`: how
-    many app processes poll, sharing the `/status` rate."""
+    """Claims due jobs a few times per interval; once per interval it counts the jobs in flight
+    (for the interval) and tidies up. `processes`: how many app processes poll, sharing the
+    `/status` rate."""
     settings = service.settings
     rate = status_rate_limiter(service, processes)
     tick_s = min(1.0, max(0.05, settings.poll_interval_s / 5))
+    interval_s = settings.poll_interval_s
     next_tidy = next_orphan_sweep = time.monotonic()
     next_orphan_sweep += settings.orphan_sweep_interval_s
     while True:
         try:
-            await poll_due_jobs(service, rate)
             if time.monotonic() >= next_tidy:
                 next_tidy = time.monotonic() + settings.poll_interval_s
+                interval_s = await poll_interval_s(service)
                 await fail_lost_submissions(service)
                 await service.files.remove_pending_files()
+            await poll_due_jobs(service, rate, interval_s)
             if time.monotonic() >= next_orphan_sweep:
                 next_orphan_sweep = time.monotonic() + settings.orphan_sweep_interval_s
                 await service.files.sweep_orphan_files(dry_run=settings.orphan_sweep_dry_run)
