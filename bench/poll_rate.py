@@ -31,11 +31,11 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from bench.service import standin_job_service
 from bench.tabs import percentile
 from openv_app.db import make_sync_engine
 from openv_app.services.poller import RATE_HEADROOM, run_status_poller
 from openv_app.settings import Settings
+from tests.support.apps import standin_job_service
 from tests.support.databases import BENCH_ADMIN_URL, bench_database
 from tests.support.factories import insert_in_flight_videos
 from tests.support.processes import start, stop

@@ -17,11 +17,11 @@ import time
 
 import sqlalchemy as sa
 
-from bench.service import standin_job_service
 from openv_app.db import make_sync_engine
 from openv_app.models import Video
 from openv_app.services.poller import poll_once
 from openv_app.settings import Settings
+from tests.support.apps import standin_job_service
 from tests.support.databases import BENCH_ADMIN_URL, bench_database
 from tests.support.factories import insert_in_flight_videos
 from tests.support.runpod_standin import SlowStatusEndpoint

@@ -9,22 +9,12 @@ sweep also removes the files of deleted videos.
 import asyncio
 import sys
 
-from openv_app.db import Database, make_async_engine
-from openv_app.services.jobs import JobService
 from openv_app.services.poller import poll_once
-from openv_app.services.runpod_client import RunPodClient
-from openv_app.services.wiring import build_storage
-from openv_app.settings import Settings
+from tests.support.apps import standin_job_service
 
 
 async def sweep(database_url: str, runpod_url: str, concurrency: int) -> int:
-    settings = Settings(_env_file=None, poll_concurrency=concurrency)
-    service = JobService(
-        settings=settings,
-        db=Database(make_async_engine(database_url)),
-        runpod=RunPodClient(runpod_url, "standin", "key"),
-        storage=build_storage(settings),
-    )
+    service = standin_job_service(database_url, runpod_url, poll_concurrency=concurrency)
     try:
         return await poll_once(service)
     finally:
