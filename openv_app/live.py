@@ -7,7 +7,10 @@ holds the tab's websocket.
   for a tab on another worker to that worker.
 - `refresh_served_tabs` is the safety net for a missed push, once per interval per process: one
   query for the videos of the users whose tabs this process serves that changed since the last
-  sweep, however many tabs that is.
+  sweep, however many tabs that is. The same sweep writes those tabs into the registry again,
+  and after Redis restarted empty it also restores what Reflex kept there for them (see
+  `relink_reflex_after_redis_loss`); a tab whose Reflex state was lost is rebuilt by its next
+  push. While Redis is away the sweep backs off and the log says so once (`redis_outage`).
 - `forget_closed_tabs` (Redis) removes a tab from the registry when Reflex deletes the
   websocket's record; without Redis the refresh prunes tabs whose socket is gone.
 
@@ -25,17 +28,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import reflex as rx
-from reflex.istate.manager.redis import enable_keyspace_notifications
+from reflex.istate.manager.redis import StateManagerRedis, enable_keyspace_notifications
 from reflex.utils.token_manager import RedisTokenManager, TokenManager
 
 from openv_app.models import Video
 from openv_app.services.jobs import JobService
 from openv_app.states.library import LibraryState, VideoCard, card_for
-from openv_app.tabs import MemoryTabs, RedisTabs, TabRegistry
+from openv_app.tabs import REDIS_DOWN, RedisTabs, TabRegistry, redis_outage
 
 log = logging.getLogger(__name__)
 
 REFRESH_INTERVAL_S = 2.0
+# While Redis is away the sweep waits twice as long each time, up to this.
+REFRESH_BACKOFF_MAX_S = 5.0
 # Changes of different videos are pushed this many at a time per process.
 PUSH_LANES = 8
 # Rows are stamped by the clocks of every app host: look back a little further than one
@@ -101,9 +106,13 @@ class TabPusher:
             self._draining.pop(token, None)
 
     async def _apply(self, token: str, changes: list[CardChange]) -> None:
-        """Only in-memory work happens under the tab's state lock: the cards are built."""
+        """Only in-memory work happens under the tab's state lock: the cards are built. The
+        exception: a tab whose state Redis lost is loaded whole first (rare, and once)."""
         async with self.app.modify_state(rx.BaseStateToken(ident=token, cls=LibraryState)) as root:
             library = await root.get_state(LibraryState)
+            if not library.loaded and (user_id := (await self.tabs.users_of([token])).get(token)):
+                # Otherwise the push would leave the tab with only the pushed cards.
+                await library._restore(user_id)
             for change in changes:
                 library._apply_change(change)
 
@@ -137,6 +146,8 @@ class _Lane:
             video = self.waiting.pop(next(iter(self.waiting)))
             try:
                 await push_change(self.pusher, video)
+            except REDIS_DOWN as error:  # the tabs' refresh brings the change once Redis is back
+                redis_outage.failed(error)
             except Exception:  # the tabs' refresh brings the change within a few seconds
                 log.exception("pushing video %s to its tabs failed", video.id)
 
@@ -168,8 +179,10 @@ class ServedTabsRefresher:
 
     async def refresh_once(self) -> int:
         """One sweep; returns how many changes it pushed."""
-        users_by_token = await self.tabs.users_of(self._local_tokens())
-        await self.tabs.renew(users_by_token)
+        served = self._local_tokens()
+        users_by_token = await self.tabs.keep_registered(served)
+        if await self.tabs.was_reset():
+            await relink_reflex_after_redis_loss(self.app, served)
         if not users_by_token:
             return 0
         started = datetime.now(UTC)
@@ -193,15 +206,42 @@ class ServedTabsRefresher:
         self._pushed = {video_id: at for video_id, at in self._pushed.items() if at >= horizon}
 
     async def run(self) -> None:
+        pause = REFRESH_INTERVAL_S
         while True:
-            await asyncio.sleep(REFRESH_INTERVAL_S)
+            await asyncio.sleep(pause)
             try:
-                if isinstance(self.tabs, MemoryTabs):
-                    # No disconnect notification without Redis: drop tabs whose socket is gone.
-                    await self.tabs.keep_only(set(_token_manager(self.app).token_to_socket))
                 await self.refresh_once()
+                redis_outage.recovered()
+                pause = REFRESH_INTERVAL_S
+            except REDIS_DOWN as error:
+                redis_outage.failed(error)
+                pause = min(2 * pause, REFRESH_BACKOFF_MAX_S)
             except Exception:
                 log.exception("refreshing open tabs failed")
+                pause = REFRESH_INTERVAL_S
+
+
+async def relink_reflex_after_redis_loss(app: rx.App, served: list[str]) -> None:
+    """Put back what Reflex keeps in Redis for the sockets this process holds, after Redis
+    restarted empty: without it another worker cannot route an update to these tabs, and this
+    one stops hearing about lock releases and other workers' updates.
+
+    Reflex 0.10 re-stores a socket record only when it sees the key deleted, which a restart
+    does not announce, and its pub/sub tasks give up after five errors in a minute; it has no
+    public way to do this, hence its private methods (Reflex is pinned in requirements.txt).
+    """
+    manager = _token_manager(app)
+    if not isinstance(manager, RedisTokenManager):
+        return
+    await enable_keyspace_notifications(manager.redis)  # a fresh Redis has them off
+    for token in served:
+        if (record := manager.token_to_socket.get(token)) is not None:
+            await manager._store_socket_record(token, record, nx=True)
+    assert app.event_namespace is not None
+    manager._ensure_socket_record_task()
+    manager.ensure_lost_and_found_task(app.event_namespace.emit_update)
+    if isinstance(state_manager := app.state_manager, StateManagerRedis):
+        state_manager._ensure_lock_task()
 
 
 async def forget_closed_tabs(app: rx.App, tabs: RedisTabs) -> None:
@@ -231,18 +271,24 @@ async def forget_closed_tabs(app: rx.App, tabs: RedisTabs) -> None:
 
 
 def background(coroutine_function: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-    """A lifespan task that logs and restarts after an error instead of dying silently."""
+    """A lifespan task that restarts after an error instead of dying silently, waiting twice as
+    long after each quick failure (up to 30 s); Redis being away is logged once, not per try."""
 
     async def run_forever() -> None:
+        quick_failures = 0
         while True:
             started = time.monotonic()
             try:
                 await coroutine_function()
             except asyncio.CancelledError:
                 raise
+            except REDIS_DOWN as error:
+                redis_outage.failed(error)
             except Exception:
                 log.exception("%s stopped; restarting", coroutine_function.__name__)
-            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+            ran = time.monotonic() - started
+            quick_failures = 1 if ran > 60 else quick_failures + 1
+            await asyncio.sleep(max(0.0, min(2.0 ** (quick_failures - 1), 30.0) - ran))
 
     run_forever.__name__ = coroutine_function.__name__
     return run_forever

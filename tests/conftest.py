@@ -27,6 +27,7 @@ from tests.support.availability import require_empty_redis, require_postgres
 from tests.support.browser import launch_chromium, page_recording_errors
 from tests.support.databases import ADMIN_URL, migrate, scratch_database
 from tests.support.processes import RunningApp, prod_app_with_local_runpod
+from tests.support.redis_server import RedisServer, redis_server
 from tests.support.servers import LocalRunPod, ServerThread, start_local_runpod
 
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -120,6 +121,13 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The production app's Redis, which the fault tests stop and start again empty."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def prod_database_url(postgres_server: str) -> Iterator[str]:
     with scratch_database(postgres_server, prefix="openv_e2e") as url:
         migrate(url)
@@ -128,11 +136,12 @@ def prod_database_url(postgres_server: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def prod_app(
-    tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, prod_database_url: str, redis_url: str
+    tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, prod_database_url: str, own_redis: RedisServer
 ) -> Iterator[RunningApp]:
     """The app as `make prod` runs it: production build on one port, PostgreSQL, Redis and
     PROD_WORKERS backend workers."""
-    with prod_app_with_local_runpod(tmp_path_factory.mktemp("prod-app"), prod_database_url, redis_url) as app:
+    folder = tmp_path_factory.mktemp("prod-app")
+    with prod_app_with_local_runpod(folder, prod_database_url, own_redis.url) as app:
         yield app
 
 

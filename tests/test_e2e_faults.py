@@ -1,41 +1,59 @@
 """The production shape survives its own parts failing: a backend worker killed as the OOM
-killer would (SIGKILL) is replaced, and the other worker keeps answering meanwhile."""
+killer would (SIGKILL) is replaced, and the other worker keeps answering meanwhile; Redis
+restarted empty while tabs stay open: webhooks are applied meanwhile, and live updates come
+back by themselves, without a reload or a reconnect."""
 
 from __future__ import annotations
 
 import signal
+import time
+import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
 
 from openv_app.db import make_sync_engine
-from openv_app.models import utcnow
+from openv_app.models import Video, utcnow
 from openv_app.services.signing import callback_url
+from tests.support.browser import CARD_STATUS_JS, tabs_on_two_workers
 from tests.support.factories import insert_videos, video_row
 from tests.support.processes import PROD_WORKERS, granian_workers
 from tests.support.servers import wait_until
+
+DONE = {"status": "COMPLETED", "output": {"video": "v", "poster": "p", "duration_s": 1.0}}
+
+
+def jobs_only_this_test_reports_on(database_url: str, *prompts: str) -> list[Video]:
+    """Queued jobs of the dev user that the app's poller leaves alone for an hour."""
+    engine = make_sync_engine(database_url)
+    later = utcnow() + timedelta(hours=1)
+    rows = [
+        video_row(user_id="dev-user", prompt=prompt, runpod_job_id=f"job-{uuid.uuid4()}", next_poll_at=later)
+        for prompt in prompts
+    ]
+    videos = insert_videos(engine, rows)
+    engine.dispose()
+    return videos
+
+
+def finish_by_webhook(app_url: str, video: Video) -> httpx.Response:
+    webhook = callback_url(app_url, "e2e-secret", "webhook", str(video.id), 0)
+    return httpx.post(webhook, json={"id": video.runpod_job_id, **DONE}, timeout=10)
 
 
 def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app):
     port = urlsplit(prod_app.url).port
     assert port is not None
     workers = wait_until(lambda: len(found := granian_workers(port)) == PROD_WORKERS and found, timeout=30)
-    engine = make_sync_engine(prod_app.database_url)
-    # A job only this test reports on: the app's poller leaves it alone for an hour.
-    later = utcnow() + timedelta(hours=1)
-    job = video_row(user_id="dev-user", runpod_job_id="job-fault", runpod_status="IN_QUEUE", next_poll_at=later)
-    [video] = insert_videos(engine, [job])
-    engine.dispose()
+    [video] = jobs_only_this_test_reports_on(prod_app.database_url, "a job in flight when a worker dies")
 
     victim = workers[0]
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     # Answers come from the other worker at once: health, and a webhook sent right after.
     assert [httpx.get(f"{prod_app.url}/api/health", timeout=5).status_code for _ in range(20)] == [200] * 20
-    done = {"id": "job-fault", "status": "COMPLETED", "output": {"video": "v", "poster": "p", "duration_s": 1.0}}
-    webhook = callback_url(prod_app.url, "e2e-secret", "webhook", str(video.id), 0)
-    assert httpx.post(webhook, json=done, timeout=10).json()["changed"] is True
+    assert finish_by_webhook(prod_app.url, video).json()["changed"] is True
 
     def replaced() -> bool:
         pids = {process.pid for process in granian_workers(port)}
@@ -44,3 +62,49 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app):
     wait_until(replaced, timeout=30, interval=0.5)
     status = httpx.get(f"{prod_app.url}/api/runpod/{video.id}", timeout=10).json()
     assert status["status"] == "COMPLETED"
+    httpx.delete(f"{prod_app.url}/api/videos/{video.id}", timeout=10)
+
+
+def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_app, own_redis, browser):
+    tag = uuid.uuid4().hex[:8]
+    during, after, untouched = jobs_only_this_test_reports_on(
+        prod_app.database_url,
+        f"finished while Redis is away {tag}",
+        f"finished after Redis is back {tag}",
+        f"left alone {tag}",
+    )
+    pages, opened = tabs_on_two_workers(browser, prod_app)  # each worker re-registers its own tab
+    for page in pages:
+        page.wait_for_function(CARD_STATUS_JS, arg=[during.prompt, "PENDING"], polling="raf", timeout=10000)
+    cards = [page.locator(".video-card").count() for page in pages]
+
+    own_redis.stop()
+    started = time.monotonic()
+    assert finish_by_webhook(prod_app.url, during).json()["changed"] is True  # applied to the database
+    assert time.monotonic() - started < 2.0, "a webhook waited on Redis"
+    health = httpx.get(f"{prod_app.url}/api/health", timeout=5)
+    assert (health.status_code, health.json()["status"], health.json()["redis"]) == (200, "degraded", False)
+
+    own_redis.start()  # empty: no tab registry, no socket records, no tab states
+    back = time.monotonic()
+    for page in pages:  # the change made while Redis was away arrives by the tabs' refresh
+        page.wait_for_function(CARD_STATUS_JS, arg=[during.prompt, "COMPLETED"], polling="raf", timeout=15000)
+    recovered_s = time.monotonic() - back
+
+    assert finish_by_webhook(prod_app.url, after).json()["changed"] is True
+    answered = time.monotonic()
+    for page in pages:
+        remaining_ms = max(1, (answered + 2.0 - time.monotonic()) * 1000)
+        page.wait_for_function(CARD_STATUS_JS, arg=[after.prompt, "COMPLETED"], polling="raf", timeout=remaining_ms)
+    print(
+        f"Redis back -> change made meanwhile shown: {recovered_s:.1f} s; next push: {time.monotonic() - answered:.2f} s"
+    )
+    # The tabs kept their websocket and their whole library (Redis lost their Reflex state).
+    assert [len(page.websockets) for page in pages] == [1, 1]
+    assert [page.locator(".video-card").count() for page in pages] == cards
+    for page in pages:
+        assert page.get_by_text(untouched.prompt).count() == 1
+    for page in opened:
+        page.context.close()
+    for video in (during, after, untouched):
+        httpx.delete(f"{prod_app.url}/api/videos/{video.id}", timeout=10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import pickle
 import time
 import uuid
 
@@ -14,42 +13,13 @@ from redis.asyncio import Redis as AsyncRedis
 
 from openv_app.services.signing import webhook_token
 from openv_app.tabs import RedisTabs
+from tests.support.browser import CARD_STATUS_JS, SOCKET_RECORD, tabs_on_two_workers
 from tests.support.loops import run_sync
-from tests.support.processes import PROD_WORKERS
 from tests.support.servers import wait_until
-
-SOCKET_RECORD = "token_manager_socket_record_{}"
-CARD_STATUS_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]
-    .some(card => card.textContent.includes(prompt) && card.dataset.status === status)"""
-
-
-def socket_owner(client: redis.Redis, token: str) -> str | None:
-    """The worker (Reflex instance id) holding the tab's websocket, from Reflex's own record."""
-    raw = client.get(SOCKET_RECORD.format(token))
-    return pickle.loads(raw).instance_id if raw else None
-
-
-def open_tab(browser, app) -> tuple[object, str]:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(app.url)
-    page.wait_for_selector("#prompt")
-    return page, page.evaluate("() => window.sessionStorage.getItem('token')")
 
 
 def test_webhook_result_reaches_tabs_on_two_workers_within_a_second(prod_app, browser):
-    client = redis.Redis.from_url(prod_app.redis_url)
-    tabs_by_worker: dict[str, object] = {}
-    opened = []
-    for _ in range(12):  # the OS hands connections to workers: open tabs until two differ
-        page, token = open_tab(browser, prod_app)
-        opened.append(page)
-        owner = wait_until(lambda: socket_owner(client, token), timeout=15)
-        wait_until(lambda: client.exists(f"openv:tab:{token}"), timeout=15)  # the library loaded
-        tabs_by_worker.setdefault(owner, page)
-        if len(tabs_by_worker) == 2:
-            break
-    assert len(tabs_by_worker) == 2, f"all tabs landed on one of {PROD_WORKERS} workers"
-    pages = list(tabs_by_worker.values())
+    pages, opened = tabs_on_two_workers(browser, prod_app)
 
     prompt = f"two workers, one webhook, take your time {uuid.uuid4().hex[:8]}"
     video = httpx.post(

@@ -46,6 +46,12 @@ class FakeLibrary:
         self.videos: list[VideoCard] = []
         self.player_open = False
         self.player = VideoCard()
+        self.loaded = True
+        self.restored_for: list[str] = []
+
+    async def _restore(self, user_id: str) -> None:
+        self.restored_for.append(user_id)
+        self.videos, self.loaded = [VideoCard(id="from-the-database")], True
 
     _apply_change = LibraryState.__dict__["_apply_change"]
     _place_card = LibraryState.__dict__["_place_card"]
@@ -166,9 +172,23 @@ async def test_memory_registry_drops_tabs_whose_socket_closed():
     await tabs.add("u1", "open")
     await tabs.add("u1", "closed")
     await tabs.add("u2", "open")  # the same tab signed in as someone else
-    await tabs.keep_only({"open"})
+    assert await tabs.keep_registered(["open"]) == {"open": "u2"}
     assert await tabs.tabs_of("u1") == set()
     assert await tabs.tabs_of("u2") == {"open"}
+
+
+@in_own_loop
+async def test_a_push_to_a_tab_whose_state_was_lost_loads_its_library_first():
+    app, tabs = FakeApp("a1"), MemoryTabs()
+    await tabs.add("u1", "a1")
+    library = app.libraries["a1"] = FakeLibrary()
+    library.loaded = False  # what Reflex hands out for a token whose state Redis lost
+    pusher = live.TabPusher(app, tabs)
+    pushed = video()
+    pusher.push_soon(pushed)
+    await pusher.idle()
+    assert library.restored_for == ["u1"]
+    assert [card.id for card in library.videos] == [str(pushed.id), "from-the-database"]
 
 
 @in_own_loop

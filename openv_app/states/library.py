@@ -138,10 +138,18 @@ class LibraryState(SessionState):
             return  # signed out: the sign-in panel shows instead; loading follows sign-in
         # Registered so that changes made anywhere (a webhook, the poller, another tab) reach it.
         await get_tab_registry().add(user, self.router.session.client_token)
+        await self._load_first_page(user)
+
+    async def _load_first_page(self, user: str) -> None:
         videos, cursor = await get_job_service().queries.list_videos(user, PAGE_SIZE)
         self.videos = [await card_for(video) for video in videos]
         self.next_cursor, self.loaded = cursor or "", True
         await self._refresh_usage(user)
+
+    async def _restore(self, user_id: str) -> None:
+        """Rebuild an open tab whose state Redis lost, for the user it was registered to."""
+        self._resume_session(user_id)
+        await self._load_first_page(user_id)
 
     async def _refresh_usage(self, user: str) -> None:
         self.usage = usage_text(await get_job_service().quota.usage(user))

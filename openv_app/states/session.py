@@ -46,6 +46,16 @@ class SessionState(rx.State):
         if self.clerk_enabled:
             return SessionState.refresh_session
 
+    def _resume_session(self, user_id: str) -> None:
+        """A tab whose state Redis lost, known to have been signed in as `user_id` (the tab
+        registry holds only users verified here): signed in again for one grace period, after
+        which the browser's next token refresh must verify the user as usual."""
+        settings = get_settings()
+        self.dev_mode, self.clerk_enabled = settings.dev_auth, not settings.dev_auth
+        self.signed_in = True
+        if self.clerk_enabled:
+            self._user_id, self._session_valid_until = user_id, time.time() + SESSION_GRACE_S
+
     @rx.event
     def refresh_session(self):
         if self.clerk_enabled:

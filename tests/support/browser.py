@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
+
 from openv_app.settings import PROJECT_ROOT
 from tests.support.availability import require_file
+from tests.support.processes import PROD_WORKERS, RunningApp
+from tests.support.servers import wait_until
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,3 +58,44 @@ def page_recording_errors(browser: Any, name: str) -> Iterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
+
+
+SOCKET_RECORD = "token_manager_socket_record_{}"
+CARD_STATUS_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]
+    .some(card => card.textContent.includes(prompt) && card.dataset.status === status)"""
+
+
+def socket_owner(client: redis.Redis, token: str) -> str | None:
+    """The worker (Reflex instance id) holding the tab's websocket, from Reflex's own record."""
+    raw = client.get(SOCKET_RECORD.format(token))
+    return pickle.loads(raw).instance_id if raw else None
+
+
+def open_tab(browser: Any, app: RunningApp) -> tuple[Any, str]:
+    """A studio tab whose library has loaded, and its Reflex token; `page.websockets` lists
+    the websockets it opened (one, unless it reconnected)."""
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.websockets = []
+    page.on("websocket", lambda websocket: page.websockets.append(websocket))
+    page.goto(app.url)
+    page.wait_for_selector("#prompt")
+    return page, page.evaluate("() => window.sessionStorage.getItem('token')")
+
+
+def tabs_on_two_workers(browser: Any, app: RunningApp) -> tuple[list[Any], list[Any]]:
+    """One tab served by each of two workers, and every tab opened to find them (the OS hands
+    connections to workers: tabs are opened until two differ)."""
+    client = redis.Redis.from_url(app.redis_url)
+    tabs_by_worker: dict[str, Any] = {}
+    opened = []
+    for _ in range(12):
+        page, token = open_tab(browser, app)
+        opened.append(page)
+        owner = wait_until(lambda: socket_owner(client, token), timeout=15)
+        wait_until(lambda: client.exists(f"openv:tab:{token}"), timeout=15)  # the library loaded
+        tabs_by_worker.setdefault(owner, page)
+        if len(tabs_by_worker) == 2:
+            break
+    client.close()
+    assert len(tabs_by_worker) == 2, f"all tabs landed on one of {PROD_WORKERS} workers"
+    return list(tabs_by_worker.values()), opened
