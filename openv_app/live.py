@@ -183,6 +183,7 @@ class ServedTabsRefresher:
         users_by_token = await self.tabs.keep_registered(served)
         if await self.tabs.was_reset():
             await relink_reflex_after_redis_loss(self.app, served)
+            await self.tabs.note_restored()  # only now: a relink cut short is tried again
         if not users_by_token:
             return 0
         started = datetime.now(UTC)
@@ -233,6 +234,7 @@ async def relink_reflex_after_redis_loss(app: rx.App, served: list[str]) -> None
     manager = _token_manager(app)
     if not isinstance(manager, RedisTokenManager):
         return
+    log.info("Relinking the %d tabs this process serves in Redis", len(served))
     await enable_keyspace_notifications(manager.redis)  # a fresh Redis has them off
     for token in served:
         if (record := manager.token_to_socket.get(token)) is not None:
@@ -259,8 +261,10 @@ async def forget_closed_tabs(app: rx.App, tabs: RedisTabs) -> None:
     token_manager = _token_manager(app)
     async with redis.pubsub() as pubsub:
         await pubsub.psubscribe(f"__keyspace@{db}__:{prefix}*")
-        async for message in pubsub.listen():
-            if message["type"] != "pmessage" or message["data"] not in (b"del", b"expired"):
+        while True:
+            # Not `listen()`: that read takes the client's 2 s socket timeout for an outage.
+            message = await pubsub.get_message(timeout=REFRESH_INTERVAL_S)
+            if message is None or message["type"] != "pmessage" or message["data"] not in (b"del", b"expired"):
                 continue
             token = message["channel"].decode().split(":", 1)[1].removeprefix(prefix)
             try:

@@ -12,19 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from reflex.utils import prerequisites
 
 log = logging.getLogger(__name__)
 
-# A tab whose process stopped renewing it (crashed, scaled down) leaves after this long.
-TAB_TTL_S = 3600
+# A tab whose process stopped writing it (killed, scaled down) gets no push after this long;
+# the serving process writes each of its tabs every sweep (2 s).
+TAB_TTL_S = 30
 REDIS_CHECK_TIMEOUT_S = 0.5
 REDIS_TIMEOUT_S = 2.0
 # What a Redis that is away or frozen raises through redis-py.
@@ -69,8 +72,12 @@ class TabRegistry(Protocol):
         ...
 
     async def was_reset(self) -> bool:
-        """Whether the shared store lost what this process wrote to it since the last call
-        (Redis restarted empty); False without one."""
+        """Whether the shared store lost what this process wrote to it (Redis restarted
+        empty) since `note_restored`; False without one."""
+        ...
+
+    async def note_restored(self) -> None:
+        """What the store lost has been written again."""
         ...
 
     async def aclose(self) -> None: ...
@@ -115,6 +122,9 @@ class MemoryTabs:
     async def was_reset(self) -> bool:
         return False
 
+    async def note_restored(self) -> None:
+        pass
+
     async def aclose(self) -> None:
         pass
 
@@ -123,16 +133,14 @@ class MemoryTabs:
 
 
 class RedisTabs:
-    """`openv:tabs:{user}` is the set of a user's tabs; `openv:tab:{token}` names the tab's user."""
-
-    PREFIX = "openv:tab"
+    """`openv:open-tabs:{user}` holds a user's tabs, each scored with when its process last
+    wrote it (a tab not written for TAB_TTL_S is left out, so the tabs of a worker that died
+    stop getting pushes); `openv:tab:{token}` names the tab's user."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         # The tabs this process registered or serves, and their users: what it writes again.
         self._served: dict[str, str] = {}
-        # Present while Redis keeps what this process wrote; its absence means Redis lost it.
-        self._marker = f"{self.PREFIX}s-written-by:{os.getpid()}:{id(self)}"
 
     async def aclose(self) -> None:
         await self.redis.aclose()
@@ -144,20 +152,26 @@ class RedisTabs:
         except (TimeoutError, RedisError, OSError):
             return False
 
-    def _tabs_key(self, user_id: str) -> str:
-        return f"{self.PREFIX}s:{user_id}"
+    @staticmethod
+    def _tabs_key(user_id: str) -> str:
+        return f"openv:open-tabs:{user_id}"
 
-    def _tab_key(self, token: str) -> str:
-        return f"{self.PREFIX}:{token}"
+    @staticmethod
+    def _tab_key(token: str) -> str:
+        return f"openv:tab:{token}"
+
+    def _write(self, pipe: Pipeline, user_id: str, token: str, now: float) -> None:
+        pipe.set(self._tab_key(token), user_id, ex=TAB_TTL_S)
+        pipe.zadd(self._tabs_key(user_id), {token: now})
+        pipe.zremrangebyscore(self._tabs_key(user_id), "-inf", now - TAB_TTL_S)
+        pipe.expire(self._tabs_key(user_id), TAB_TTL_S)
 
     async def add(self, user_id: str, token: str) -> None:
         previous = await self.redis.get(self._tab_key(token))
         async with self.redis.pipeline(transaction=True) as pipe:
             if previous is not None and previous.decode() != user_id:
-                pipe.srem(self._tabs_key(previous.decode()), token)
-            pipe.sadd(self._tabs_key(user_id), token)
-            pipe.expire(self._tabs_key(user_id), TAB_TTL_S)
-            pipe.set(self._tab_key(token), user_id, ex=TAB_TTL_S)
+                pipe.zrem(self._tabs_key(previous.decode()), token)
+            self._write(pipe, user_id, token, time.time())
             await pipe.execute()
         self._served[token] = user_id
 
@@ -165,10 +179,11 @@ class RedisTabs:
         self._served.pop(token, None)
         user_id = await self.redis.getdel(self._tab_key(token))
         if user_id is not None:
-            await self.redis.srem(self._tabs_key(user_id.decode()), token)  # type: ignore[misc]  # redis-py types async and sync as one
+            await self.redis.zrem(self._tabs_key(user_id.decode()), token)
 
     async def tabs_of(self, user_id: str) -> set[str]:
-        members = await self.redis.smembers(self._tabs_key(user_id))  # type: ignore[misc]  # as above
+        written_since = time.time() - TAB_TTL_S
+        members = await self.redis.zrange(self._tabs_key(user_id), written_since, "+inf", byscore=True)
         return {token.decode() for token in members}
 
     async def users_of(self, tokens: Iterable[str]) -> dict[str, str]:
@@ -186,17 +201,25 @@ class RedisTabs:
             self._served.update(await self.users_of(unknown))
         if self._served:
             # Written whole rather than only renewed: this also fills a Redis that restarted empty.
+            now = time.time()
             async with self.redis.pipeline(transaction=False) as pipe:
                 for token, user_id in self._served.items():
-                    pipe.set(self._tab_key(token), user_id, ex=TAB_TTL_S)
-                    pipe.sadd(self._tabs_key(user_id), token)
-                    pipe.expire(self._tabs_key(user_id), TAB_TTL_S)
+                    self._write(pipe, user_id, token, now)
                 await pipe.execute()
         return dict(self._served)
 
+    @property
+    def _marker(self) -> str:
+        """Present while Redis keeps what this process wrote; its absence means Redis lost it.
+        Named when used: the workers are forked from the process that built this object."""
+        return f"openv:tabs-written-by:{socket.gethostname()}:{os.getpid()}"
+
     async def was_reset(self) -> bool:
-        # The first call finds no marker either: harmless, whoever acts on a reset only re-writes.
-        return bool(await self.redis.set(self._marker, 1, nx=True, ex=TAB_TTL_S))
+        # The first look finds no marker either: harmless, whoever acts on a reset only re-writes.
+        return not await self.redis.exists(self._marker)
+
+    async def note_restored(self) -> None:
+        await self.redis.set(self._marker, 1, ex=3600)
 
 
 @lru_cache

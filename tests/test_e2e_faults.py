@@ -12,11 +12,12 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
+import redis
 
 from openv_app.db import make_sync_engine
 from openv_app.models import Video, utcnow
 from openv_app.services.signing import callback_url
-from tests.support.browser import CARD_STATUS_JS, tabs_on_two_workers
+from tests.support.browser import CARD_STATUS_JS, SOCKET_RECORD, tabs_on_two_workers
 from tests.support.factories import insert_videos, video_row
 from tests.support.processes import PROD_WORKERS, granian_workers
 from tests.support.servers import wait_until
@@ -42,11 +43,15 @@ def finish_by_webhook(app_url: str, video: Video) -> httpx.Response:
     return httpx.post(webhook, json={"id": video.runpod_job_id, **DONE}, timeout=10)
 
 
-def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app):
+def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app, browser):
     port = urlsplit(prod_app.url).port
     assert port is not None
     workers = wait_until(lambda: len(found := granian_workers(port)) == PROD_WORKERS and found, timeout=30)
-    [video] = jobs_only_this_test_reports_on(prod_app.database_url, "a job in flight when a worker dies")
+    tag = uuid.uuid4().hex[:8]
+    video, later = jobs_only_this_test_reports_on(
+        prod_app.database_url, f"in flight when a worker dies {tag}", f"finished after the respawn {tag}"
+    )
+    pages, opened = tabs_on_two_workers(browser, prod_app)
 
     victim = workers[0]
     victim.send_signal(signal.SIGKILL)
@@ -62,7 +67,23 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app):
     wait_until(replaced, timeout=30, interval=0.5)
     status = httpx.get(f"{prod_app.url}/api/runpod/{video.id}", timeout=10).json()
     assert status["status"] == "COMPLETED"
-    httpx.delete(f"{prod_app.url}/api/videos/{video.id}", timeout=10)
+    # The tab whose websocket was on the dead worker reconnected and shows the database's state.
+    deadline = time.monotonic() + 30
+    while sorted(len(page.websockets) for page in pages) != [1, 2] and time.monotonic() < deadline:
+        pages[0].wait_for_timeout(200)  # Playwright delivers the pages' events while it waits
+    assert sorted(len(page.websockets) for page in pages) == [1, 2]
+    for page in pages:
+        page.wait_for_function(CARD_STATUS_JS, arg=[video.prompt, "COMPLETED"], polling="raf", timeout=10000)
+    # And both tabs get live pushes again.
+    assert finish_by_webhook(prod_app.url, later).json()["changed"] is True
+    answered = time.monotonic()
+    for page in pages:
+        remaining_ms = max(1, (answered + 2.0 - time.monotonic()) * 1000)
+        page.wait_for_function(CARD_STATUS_JS, arg=[later.prompt, "COMPLETED"], polling="raf", timeout=remaining_ms)
+    for page in opened:
+        page.context.close()
+    for done in (video, later):
+        httpx.delete(f"{prod_app.url}/api/videos/{done.id}", timeout=10)
 
 
 def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_app, own_redis, browser):
@@ -74,6 +95,7 @@ def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_ap
         f"left alone {tag}",
     )
     pages, opened = tabs_on_two_workers(browser, prod_app)  # each worker re-registers its own tab
+    tokens = [page.evaluate("() => window.sessionStorage.getItem('token')") for page in pages]
     for page in pages:
         page.wait_for_function(CARD_STATUS_JS, arg=[during.prompt, "PENDING"], polling="raf", timeout=10000)
     cards = [page.locator(".video-card").count() for page in pages]
@@ -87,6 +109,15 @@ def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_ap
 
     own_redis.start()  # empty: no tab registry, no socket records, no tab states
     back = time.monotonic()
+    client = redis.Redis.from_url(own_redis.url)
+    keys = [key for token in tokens for key in (f"openv:tab:{token}", SOCKET_RECORD.format(token))]
+    try:
+        wait_until(lambda: client.exists(*keys) == len(keys), timeout=15, interval=0.1)  # each worker wrote its tabs
+    except TimeoutError:
+        print("DBG", [(key, client.exists(key)) for key in keys], client.keys("*"))
+        raise
+    relinked_s = time.monotonic() - back
+    client.close()
     for page in pages:  # the change made while Redis was away arrives by the tabs' refresh
         page.wait_for_function(CARD_STATUS_JS, arg=[during.prompt, "COMPLETED"], polling="raf", timeout=15000)
     recovered_s = time.monotonic() - back
@@ -97,7 +128,8 @@ def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_ap
         remaining_ms = max(1, (answered + 2.0 - time.monotonic()) * 1000)
         page.wait_for_function(CARD_STATUS_JS, arg=[after.prompt, "COMPLETED"], polling="raf", timeout=remaining_ms)
     print(
-        f"Redis back -> change made meanwhile shown: {recovered_s:.1f} s; next push: {time.monotonic() - answered:.2f} s"
+        f"Redis back -> tabs relinked: {relinked_s:.1f} s, change made meanwhile shown: {recovered_s:.1f} s;"
+        f" next push: {time.monotonic() - answered:.2f} s"
     )
     # The tabs kept their websocket and their whole library (Redis lost their Reflex state).
     assert [len(page.websockets) for page in pages] == [1, 1]

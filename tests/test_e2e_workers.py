@@ -91,7 +91,7 @@ def test_closing_a_thousand_tabs_leaves_no_registry_entries(prod_app):
     assert registered == 1000
 
     def registry_is_empty() -> bool:
-        return not client.exists(f"openv:tabs:{user}", *(f"openv:tab:{token}" for token in tokens))
+        return not client.exists(f"openv:open-tabs:{user}", *(f"openv:tab:{token}" for token in tokens))
 
     wait_until(registry_is_empty, timeout=30, interval=0.2)
     assert not client.exists(*(SOCKET_RECORD.format(token) for token in tokens))

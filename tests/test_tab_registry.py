@@ -23,6 +23,7 @@ async def test_a_worker_writes_the_tabs_it_serves_again_after_redis_lost_them(re
         await tabs.add("u1", "served-here")
         await other_worker.add("u2", "came-over")  # its tab reconnected to this worker
         assert await tabs.was_reset() is True  # the first look finds no marker either
+        await tabs.note_restored()
         assert await tabs.was_reset() is False
 
         await tabs.redis.flushdb()  # Redis restarted empty
@@ -62,6 +63,9 @@ class RegistryThatIsAway:
 
     async def was_reset(self) -> bool:
         return False
+
+    async def note_restored(self) -> None:
+        pass
 
 
 @in_own_loop
