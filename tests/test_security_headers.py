@@ -76,12 +76,17 @@ def test_clerk_and_supabase_add_exactly_their_hosts():
     policy = directives(
         content_security_policy(settings(public_base_url="https://openv.example.com", **CLERK, **SUPABASE))
     )
-    assert policy["script-src"] == ["'self'", "'unsafe-eval'", f"https://{CLERK_HOST}", "https://challenges.cloudflare.com"]
+    assert policy["script-src"] == [
+        "'self'",
+        "'unsafe-eval'",
+        f"https://{CLERK_HOST}",
+        "https://challenges.cloudflare.com",
+    ]
     assert policy["connect-src"] == ["'self'", "wss://openv.example.com", f"https://{CLERK_HOST}"]
     assert policy["img-src"] == ["'self'", "https://abcd.supabase.co", "https://img.clerk.com"]
     assert policy["media-src"] == ["'self'", "https://abcd.supabase.co"]
     assert policy["worker-src"] == ["'self'", "blob:"]
-    assert policy["frame-src"] == ["'self'", "https://challenges.cloudflare.com"]
+    assert policy["frame-src"] == ["https://challenges.cloudflare.com"]
     assert policy["frame-ancestors"] == ["'none'"]
 
 

@@ -91,6 +91,7 @@ def inline_script_hashes(build_dir: Path) -> list[str]:
 
 
 def content_security_policy(settings: Settings, script_hashes: Iterable[str] = (), docs: bool = False) -> str:
+    """The policy for the app's pages (or, with `docs`, for FastAPI's documentation pages)."""
     media = media_origins(settings)
     directives: dict[str, list[str]] = {
         "default-src": [SELF],
@@ -117,7 +118,7 @@ def content_security_policy(settings: Settings, script_hashes: Iterable[str] = (
         directives["connect-src"].append(frontend_api)
         directives["img-src"].append(CLERK_IMAGES)
         directives["worker-src"] = [SELF, "blob:"]
-        directives["frame-src"] = [SELF, CLOUDFLARE_CHALLENGES]
+        directives["frame-src"] = [CLOUDFLARE_CHALLENGES]
     if docs:  # built without the pages' hashes, which would make browsers ignore 'unsafe-inline'
         for name, sources in DOCS_SOURCES.items():
             directives[name] = directives.get(name, [SELF]) + sources
