@@ -81,6 +81,7 @@ def test_studio_works_under_the_policy(prod_app, page):
     expect(poster).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=poster.element_handle())
     card.locator(".poster").click()
+    expect(page.locator("#player-video")).to_be_visible()
     page.wait_for_function("() => document.querySelector('#player-video').readyState >= 2", timeout=15000)
     page.keyboard.press("Escape")  # focus goes back (Reflex's call_script, which runs eval)
     expect(page.locator(f"#play-{card.get_attribute('data-id')}")).to_be_focused()
