@@ -8,6 +8,7 @@ from reflex.utils.processes import get_num_workers
 
 from openv_app import live
 from openv_app.api.main import api
+from openv_app.api.security_headers import SecurityHeaders
 from openv_app.models import Video
 from openv_app.pages.explore import explore
 from openv_app.pages.index import index
@@ -38,7 +39,7 @@ def clerk_scripts() -> list[rx.Component]:
     ]
 
 
-app = rx.App(api_transformer=api, head_components=clerk_scripts())
+app = rx.App(api_transformer=[api, SecurityHeaders], head_components=clerk_scripts())
 app.add_page(explore, route="/explore", title="Explore — OpenV", on_load=ExploreState.load_explore)
 app.add_page(
     index,

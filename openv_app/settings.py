@@ -6,6 +6,7 @@ environment variable. Nothing here is sent to the browser.
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,9 @@ DATA_DIR = PROJECT_ROOT / ".data"
 LOCAL_RUNPOD_BASE_URL = "http://127.0.0.1:8765/v2"
 LOCAL_RUNPOD_ENDPOINT_ID = "local"
 LOCAL_RUNPOD_API_KEY = "local-dev-key"
+
+# An origin a page may be framed by: scheme, host (or *.domain) and an optional port.
+FRAME_ANCESTOR = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
 
 def _dev_secret() -> str:
@@ -59,6 +63,9 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # With Redis, Reflex keeps every tab's state there and runs several backend workers.
     redis_url: str | None = None
+    # Origins (comma-separated) whose pages may show the app in a frame (CSP frame-ancestors).
+    # Default: none, so no other site can frame the studio and trick a click on Generate or Delete.
+    frame_ancestors: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     runpod_api_key: SecretStr | None = None
     runpod_endpoint_id: str = LOCAL_RUNPOD_ENDPOINT_ID
@@ -123,6 +130,17 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: str | list[str]) -> list[str]:
         items = value.split(",") if isinstance(value, str) else value
         return [item.strip().rstrip("/") for item in items if item.strip()]
+
+    @field_validator("frame_ancestors", mode="before")
+    @classmethod
+    def _frame_ancestor_origins(cls, value: str | list[str]) -> list[str]:
+        # Each one lands in a header: only an origin (a `*.` subdomain wildcard allowed) or
+        # 'self', never text that could end the directive or add another.
+        origins = cls._comma_separated(value)
+        for origin in origins:
+            if not (origin == "'self'" or FRAME_ANCESTOR.fullmatch(origin)):
+                raise ValueError(f"{origin!r} is not an http(s) origin such as https://example.com")
+        return origins
 
     @field_validator("clerk_jwt_key")
     @classmethod

@@ -57,3 +57,11 @@ def frontend_api_host(publishable_key: str) -> str:
     encoded = publishable_key.split("_", 2)[-1]
     decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     return decoded.rstrip("$")
+
+
+def browser_clerk_host(settings: Settings) -> str | None:
+    """The Frontend API host the browser loads ClerkJS from, or None when it loads no Clerk
+    (dev sign-in, or no publishable key): the condition `clerk_scripts()` uses."""
+    if settings.dev_auth or not settings.clerk_publishable_key:
+        return None
+    return frontend_api_host(settings.clerk_publishable_key)

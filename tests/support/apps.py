@@ -56,8 +56,10 @@ def standin_job_service(database_url: str, runpod_base_url: str, **settings: Any
 @contextmanager
 def serve_apps(default_database_url: str, storage_dir: Path) -> Iterator[Callable[..., AppUnderTest]]:
     """Yields `start(runpod=None, runpod_client=None, storage=None, database_url=..., **settings)`,
-    which serves the API on a free port; stops them all afterwards."""
+    which serves the API on a free port, inside the security-headers middleware as the Reflex
+    app mounts it; stops them all afterwards."""
     from openv_app.api.main import api
+    from openv_app.api.security_headers import SecurityHeaders
     from openv_app.services.wiring import get_job_service
 
     apps: list[AppUnderTest] = []
@@ -81,7 +83,8 @@ def serve_apps(default_database_url: str, storage_dir: Path) -> Iterator[Callabl
             settings=config, db=Database(make_async_engine(database_url)), runpod=client, storage=storage
         )
         api.dependency_overrides[get_job_service] = lambda: service
-        app = AppUnderTest(base_url, service, storage, ServerThread(api, port).__enter__(), database_url)
+        server = ServerThread(SecurityHeaders(api, config), port).__enter__()
+        app = AppUnderTest(base_url, service, storage, server, database_url)
         apps.append(app)
         return app
 
