@@ -103,7 +103,8 @@ def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_ap
     own_redis.stop()
     started = time.monotonic()
     assert finish_by_webhook(prod_app.url, during).json()["changed"] is True  # applied to the database
-    assert time.monotonic() - started < 2.0, "a webhook waited on Redis"
+    webhook_s = time.monotonic() - started
+    assert webhook_s < 2.0, "a webhook waited on Redis"
     health = httpx.get(f"{prod_app.url}/api/health", timeout=5)
     assert (health.status_code, health.json()["status"], health.json()["redis"]) == (200, "degraded", False)
 
@@ -128,7 +129,7 @@ def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_ap
         remaining_ms = max(1, (answered + 2.0 - time.monotonic()) * 1000)
         page.wait_for_function(CARD_STATUS_JS, arg=[after.prompt, "COMPLETED"], polling="raf", timeout=remaining_ms)
     print(
-        f"Redis back -> tabs relinked: {relinked_s:.1f} s, change made meanwhile shown: {recovered_s:.1f} s;"
+        f"webhook while Redis is away: {webhook_s:.2f} s; Redis back -> tabs relinked: {relinked_s:.1f} s, change made meanwhile shown: {recovered_s:.1f} s;"
         f" next push: {time.monotonic() - answered:.2f} s"
     )
     # The tabs kept their websocket and their whole library (Redis lost their Reflex state).
