@@ -120,6 +120,7 @@ class ProbeState:
     _place_card = LibraryState.__dict__["_place_card"]
     _apply_change = LibraryState.__dict__["_apply_change"]
     _refresh_usage = LibraryState.__dict__["_refresh_usage"]
+    _load_first_page = LibraryState.__dict__["_load_first_page"]
     _drop_card = LibraryState.__dict__["_drop_card"]
 
     async def get_state(self, cls):

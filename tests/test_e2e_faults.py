@@ -8,10 +8,12 @@ from __future__ import annotations
 import signal
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 import redis
 
 from openv_app.db import make_sync_engine
@@ -25,17 +27,26 @@ from tests.support.servers import wait_until
 DONE = {"status": "COMPLETED", "output": {"video": "v", "poster": "p", "duration_s": 1.0}}
 
 
-def jobs_only_this_test_reports_on(database_url: str, *prompts: str) -> list[Video]:
-    """Queued jobs of the dev user that the app's poller leaves alone for an hour."""
-    engine = make_sync_engine(database_url)
-    later = utcnow() + timedelta(hours=1)
-    rows = [
-        video_row(user_id="dev-user", prompt=prompt, runpod_job_id=f"job-{uuid.uuid4()}", next_poll_at=later)
-        for prompt in prompts
-    ]
-    videos = insert_videos(engine, rows)
+@pytest.fixture
+def own_jobs(prod_app) -> Iterator[Callable[..., list[Video]]]:
+    """Makes queued jobs of the dev user that the app's poller leaves alone for an hour; they
+    are deleted afterwards, whatever the test did (later tests wait for no job in flight)."""
+    made: list[Video] = []
+
+    def make(*prompts: str) -> list[Video]:
+        later = utcnow() + timedelta(hours=1)
+        rows = [
+            video_row(user_id="dev-user", prompt=prompt, runpod_job_id=f"job-{uuid.uuid4()}", next_poll_at=later)
+            for prompt in prompts
+        ]
+        made.extend(insert_videos(engine, rows))
+        return rows
+
+    engine = make_sync_engine(prod_app.database_url)
+    yield make
     engine.dispose()
-    return videos
+    for video in made:
+        httpx.delete(f"{prod_app.url}/api/videos/{video.id}", timeout=10)
 
 
 def finish_by_webhook(app_url: str, video: Video) -> httpx.Response:
@@ -43,14 +54,12 @@ def finish_by_webhook(app_url: str, video: Video) -> httpx.Response:
     return httpx.post(webhook, json={"id": video.runpod_job_id, **DONE}, timeout=10)
 
 
-def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app, browser):
+def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app, browser, own_jobs):
     port = urlsplit(prod_app.url).port
     assert port is not None
     workers = wait_until(lambda: len(found := granian_workers(port)) == PROD_WORKERS and found, timeout=30)
     tag = uuid.uuid4().hex[:8]
-    video, later = jobs_only_this_test_reports_on(
-        prod_app.database_url, f"in flight when a worker dies {tag}", f"finished after the respawn {tag}"
-    )
+    video, later = own_jobs(f"in flight when a worker dies {tag}", f"finished after the respawn {tag}")
     pages, opened = tabs_on_two_workers(browser, prod_app)
 
     victim = workers[0]
@@ -69,9 +78,10 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app, b
     assert status["status"] == "COMPLETED"
     # The tab whose websocket was on the dead worker reconnected and shows the database's state.
     deadline = time.monotonic() + 30
-    while sorted(len(page.websockets) for page in pages) != [1, 2] and time.monotonic() < deadline:
+    while max(len(page.websockets) for page in pages) < 2 and time.monotonic() < deadline:
         pages[0].wait_for_timeout(200)  # Playwright delivers the pages' events while it waits
-    assert sorted(len(page.websockets) for page in pages) == [1, 2]
+    opened_sockets = sorted(len(page.websockets) for page in pages)
+    assert opened_sockets[0] == 1 and opened_sockets[1] >= 2, opened_sockets  # it may take two tries
     for page in pages:
         page.wait_for_function(CARD_STATUS_JS, arg=[video.prompt, "COMPLETED"], polling="raf", timeout=10000)
     # And both tabs get live pushes again.
@@ -82,14 +92,11 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app, b
         page.wait_for_function(CARD_STATUS_JS, arg=[later.prompt, "COMPLETED"], polling="raf", timeout=remaining_ms)
     for page in opened:
         page.context.close()
-    for done in (video, later):
-        httpx.delete(f"{prod_app.url}/api/videos/{done.id}", timeout=10)
 
 
-def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_app, own_redis, browser):
+def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_app, own_redis, browser, own_jobs):
     tag = uuid.uuid4().hex[:8]
-    during, after, untouched = jobs_only_this_test_reports_on(
-        prod_app.database_url,
+    during, after, untouched = own_jobs(
         f"finished while Redis is away {tag}",
         f"finished after Redis is back {tag}",
         f"left alone {tag}",
@@ -139,5 +146,3 @@ def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_ap
         assert page.get_by_text(untouched.prompt).count() == 1
     for page in opened:
         page.context.close()
-    for video in (during, after, untouched):
-        httpx.delete(f"{prod_app.url}/api/videos/{video.id}", timeout=10)
