@@ -17,6 +17,9 @@ config = rx.Config(
     show_built_with_reflex=False,
     # With Redis, Reflex keeps every tab's state there and runs several backend workers.
     redis_url=settings.redis_url,
+    # Bounds how long a closed tab's state is kept, with Redis and without (the memory manager
+    # reads the same setting).
+    redis_token_expiration=settings.tab_state_ttl_s,
     cors_allowed_origins=settings.allowed_origins,
     plugins=[
         rx.plugins.TailwindV4Plugin(),

@@ -1,0 +1,181 @@
+"""What an open tab costs the backend, and what is left once closed tabs' states expire.
+
+Starts the app as `make prod` does (production build, one port, PostgreSQL; with `--redis`,
+Redis and 2 backend workers), seeds a library of 24 finished videos for the dev user, then:
+
+1. opens the studio once in Chromium and records what its websocket sends (the hydrate event in
+   the socket.io CONNECT packet, then the events of the first load: the library's among them);
+2. replays that, token swapped, from N Reflex websocket clients (python-socketio): each is a tab
+   whose state is hydrated and whose library is loaded, as a browser's is, without N renderers;
+3. reads the backend workers' memory (RSS) and, with Redis, Redis' `used_memory` before, at 100
+   and at 1,000 tabs; closes every tab, waits for the states to expire (TAB_STATE_TTL_S, 120 s
+   here) and 60 s more, and reads the memory again.
+
+    bash -c 'source scripts/setup.sh && python -m bench.tab_memory'           # one process
+    bash -c 'source scripts/setup.sh && python -m bench.tab_memory --redis'   # Redis, 2 workers
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+import socketio
+
+from openv_app.db import make_sync_engine
+from tests.support.browser import launch_chromium
+from tests.support.databases import bench_database
+from tests.support.factories import insert_videos, video_row
+from tests.support.processes import granian_workers, production_app
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+STATE_TTL_S = 120
+LIBRARY = 24
+NAMESPACE = "/_event"
+
+
+def seed_library(database_url: str) -> None:
+    engine = make_sync_engine(database_url)
+    rows = [
+        video_row(
+            user_id="dev-user",
+            prompt=f"a finished video number {index} with a prompt of ordinary length for a card",
+            status="COMPLETED",
+            progress=100,
+            runpod_job_id=f"job-{uuid.uuid4()}",
+            video_path=f"dev-user/{index}/video.mp4",
+            poster_path=f"dev-user/{index}/poster.jpg",
+            duration_s=2.0,
+        )
+        for index in range(LIBRARY)
+    ]
+    insert_videos(engine, rows)
+    engine.dispose()
+
+
+def record_first_load(url: str) -> tuple[str, dict[str, Any], list[Any]]:
+    """The studio's token, its socket.io CONNECT auth and the events it sent while loading."""
+    sent: list[str] = []
+    with launch_chromium() as browser:
+        page = browser.new_page()
+        page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(payload)))
+        page.goto(url)
+        page.wait_for_selector(".video-card")
+        page.wait_for_timeout(2000)
+        token = page.evaluate("() => window.sessionStorage.getItem('token')")
+    auth: dict[str, Any] = {}
+    events: list[Any] = []
+    for frame in sent:
+        if frame.startswith(f"40{NAMESPACE},"):
+            auth = json.loads(frame.removeprefix(f"40{NAMESPACE},"))
+        elif frame.startswith(f"42{NAMESPACE},"):
+            name, payload = json.loads(frame.removeprefix(f"42{NAMESPACE},"))
+            if name == "event":
+                events.append(payload)
+    assert auth, f"no CONNECT packet among {len(sent)} frames"
+    return token, auth, events
+
+
+class ReplayedTab:
+    """A websocket client that loads the studio as the recorded tab did, under its own token."""
+
+    def __init__(self, url: str, token: str, auth: dict[str, Any], events: list[Any]) -> None:
+        self.url, self.token = url, str(uuid.uuid4())
+        swap = lambda value: json.loads(json.dumps(value).replace(token, self.token))  # noqa: E731
+        self.auth, self.events = swap(auth), swap(events)
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.library_loaded = asyncio.Event()
+        self.client.on("event", self._on_update, namespace=NAMESPACE)
+
+    async def _on_update(self, update: dict[str, Any]) -> None:
+        for substate in (update.get("delta") or {}).values():
+            if any(name.startswith("videos") and value for name, value in substate.items()):
+                self.library_loaded.set()
+
+    async def open(self) -> None:
+        await self.client.connect(
+            f"{self.url}?token={self.token}",
+            socketio_path="_event",
+            transports=["websocket"],
+            namespaces=[NAMESPACE],
+            auth=self.auth,
+            wait_timeout=30,
+        )
+        for event in self.events:
+            await self.client.emit("event", event, namespace=NAMESPACE)
+        await asyncio.wait_for(self.library_loaded.wait(), timeout=60)
+
+
+def backend_rss_mb(port: int) -> float:
+    return sum(process.memory_info().rss for process in granian_workers(port)) / 2**20
+
+
+def redis_used_mb(client: redis.Redis | None) -> float | None:
+    return client.info("memory")["used_memory"] / 2**20 if client else None
+
+
+async def open_tabs(tabs: list[ReplayedTab], at_once: int = 50) -> None:
+    for start in range(0, len(tabs), at_once):
+        await asyncio.gather(*(tab.open() for tab in tabs[start : start + at_once]))
+
+
+async def measure(url: str, token: str, auth: dict[str, Any], events: list[Any], use_redis: bool) -> None:
+    port = urlsplit(url).port
+    assert port is not None
+    store = redis.Redis.from_url(REDIS_URL) if use_redis else None
+    rows: list[tuple[str, float, float | None]] = [("no tab", backend_rss_mb(port), redis_used_mb(store))]
+    tabs: list[ReplayedTab] = []
+    for count in (100, 1000):
+        batch = [ReplayedTab(url, token, auth, events) for _ in range(count - len(tabs))]
+        await open_tabs(batch)
+        tabs += batch
+        await asyncio.sleep(5)
+        rows.append((f"{count} tabs", backend_rss_mb(port), redis_used_mb(store)))
+    await asyncio.gather(*(tab.client.disconnect() for tab in tabs))
+    closed = time.monotonic()
+    await asyncio.sleep(STATE_TTL_S + 60)
+    rows.append((f"{time.monotonic() - closed:.0f} s after closing", backend_rss_mb(port), redis_used_mb(store)))
+    report(rows)
+
+
+def report(rows: list[tuple[str, float, float | None]]) -> None:
+    base_rss, base_redis = rows[0][1], rows[0][2]
+    print(f"{'':<28}{'backend RSS MB':>16}{'KB per tab':>12}{'Redis MB':>10}{'Redis KB/tab':>14}")
+    for label, rss, used in rows:
+        tabs = int(label.split()[0]) if label.endswith("tabs") else 0
+        per_tab = f"{(rss - base_rss) * 1024 / tabs:.0f}" if tabs else ""
+        redis_per_tab = f"{(used - base_redis) * 1024 / tabs:.0f}" if tabs and used is not None else ""
+        print(f"{label:<28}{rss:>16.1f}{per_tab:>12}{used or 0:>10.1f}{redis_per_tab:>14}")
+    held = (rows[-1][1] - base_rss) / max(rows[-2][1] - base_rss, 1e-9)
+    print(f"memory of 1,000 tabs still held after their states expired: {100 * held:.0f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Backend memory per open tab.")
+    parser.add_argument("--redis", action="store_true", help="Redis and 2 backend workers")
+    args = parser.parse_args()
+    database_url = bench_database()
+    seed_library(database_url)
+    settings = {"TAB_STATE_TTL_S": str(STATE_TTL_S)}
+    if args.redis:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        settings |= {"REDIS_URL": REDIS_URL, "GRANIAN_WORKERS": "2"}
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "reflex.log"
+        with production_app(database_url, "bench-secret", log, LOCAL_STORAGE_DIR=folder, **settings) as url:
+            token, auth, events = record_first_load(url)
+            print(f"recorded the studio's first load: hydrate + {len(events)} events")
+            asyncio.run(measure(url, token, auth, events, args.redis))
+
+
+if __name__ == "__main__":
+    main()
