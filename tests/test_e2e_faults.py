@@ -96,7 +96,8 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app, b
 
 def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_app, own_redis, browser, own_jobs):
     tag = uuid.uuid4().hex[:8]
-    during, after, untouched = own_jobs(
+    frozen, during, after, untouched = own_jobs(
+        f"finished while Redis hangs {tag}",
         f"finished while Redis is away {tag}",
         f"finished after Redis is back {tag}",
         f"left alone {tag}",
@@ -106,6 +107,15 @@ def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_ap
     for page in pages:
         page.wait_for_function(CARD_STATUS_JS, arg=[during.prompt, "PENDING"], polling="raf", timeout=10000)
     cards = [page.locator(".video-card").count() for page in pages]
+
+    own_redis.freeze()
+    started = time.monotonic()
+    try:
+        assert finish_by_webhook(prod_app.url, frozen).json()["changed"] is True
+        frozen_s = time.monotonic() - started
+    finally:
+        own_redis.thaw()
+    assert frozen_s < 2.0, "a webhook waited on a hung Redis"
 
     own_redis.stop()
     started = time.monotonic()
@@ -136,7 +146,7 @@ def test_live_updates_come_back_by_themselves_after_redis_restarts_empty(prod_ap
         remaining_ms = max(1, (answered + 2.0 - time.monotonic()) * 1000)
         page.wait_for_function(CARD_STATUS_JS, arg=[after.prompt, "COMPLETED"], polling="raf", timeout=remaining_ms)
     print(
-        f"webhook while Redis is away: {webhook_s:.2f} s; Redis back -> tabs relinked: {relinked_s:.1f} s, change made meanwhile shown: {recovered_s:.1f} s;"
+        f"webhook while Redis hangs: {frozen_s:.2f} s, is away: {webhook_s:.2f} s; Redis back -> tabs relinked: {relinked_s:.1f} s, change made meanwhile shown: {recovered_s:.1f} s;"
         f" next push: {time.monotonic() - answered:.2f} s"
     )
     # The tabs kept their websocket and their whole library (Redis lost their Reflex state).

@@ -4,6 +4,7 @@ and start again empty, as a Redis without persistence does when it restarts."""
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,15 @@ class RedisServer:
             return bool(client.ping())
         except redis.ConnectionError:
             return False
+
+    def freeze(self) -> None:
+        """Hung, not gone: connections stay open and nothing answers (SIGSTOP)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Gone at once, as a crashed Redis is (SIGKILL: nothing is written)."""
