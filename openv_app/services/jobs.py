@@ -2,7 +2,8 @@
 delete. Every change to a video goes through here and is announced to the listeners.
 
 Plain Python used by the HTTP API, the status poller and the Reflex states alike. Reading
-(`queries`), the limits (`quota`) and file removal (`files`) are parts it is built from.
+(`queries`), the limits (`quota`), file removal (`files`) and the metrics' job counts (`stats`)
+are parts it is built from.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from openv_app.services.queries import COLUMNS, VideoQueries, as_uuid, owned_by
 from openv_app.services.quota import Quota
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound, RunPodUnconfirmed
 from openv_app.services.signing import callback_url
+from openv_app.services.stats import JobStatsReader
 from openv_app.services.statuses import (
     RUNPOD_STATUSES,
     UNCONFIRMED,
@@ -58,6 +60,7 @@ class JobService:
         self.queries = VideoQueries(self.db)
         self.quota = Quota(self.settings, self.db)
         self.files = FileCleanup(self.queries, self.storage)
+        self.stats = JobStatsReader(self.db)
         # Refuses, at start-up, a ttl that outlives the upload URLs.
         self.job_ttl_s = job_ttl_s(self.settings, self.storage.upload_url_lifetime_s)
 

@@ -22,9 +22,9 @@ from aiolimiter import AsyncLimiter
 from openv_app.logs import job_fields
 from openv_app.models import Video, utcnow, videos
 from openv_app.services.jobs import JobService
-from openv_app.services.queries import COLUMNS
+from openv_app.services.queries import COLUMNS, FOLLOWED
 from openv_app.services.runpod_client import RunPodJob, RunPodJobNotFound
-from openv_app.services.statuses import IN_FLIGHT_STATUSES, UNCONFIRMED, VideoStatus
+from openv_app.services.statuses import UNCONFIRMED, VideoStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ LEASE_MARGIN = timedelta(seconds=5)
 # The interval plans for this share of the rate: the rate limiter then has room to catch up
 # with jobs a slow call or a busy moment has made late.
 RATE_HEADROOM = 0.9
-FOLLOWED = sa.and_(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.runpod_job_id.is_not(None))
 
 
 async def poll_interval_s(service: JobService) -> float:
