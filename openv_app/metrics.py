@@ -203,7 +203,8 @@ def forget_dead_processes(directory: str) -> None:
     for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
         pid = os.path.basename(path).removesuffix(".db").rsplit("_", 1)[-1]
         if pid.isdigit() and not is_running(int(pid)):
-            mark_process_dead(int(pid), directory)
+            with contextlib.suppress(FileNotFoundError):  # another worker's scrape got there first
+                mark_process_dead(int(pid), directory)
 
 
 # --- what the database says, and the exposition ---------------------------------------------------

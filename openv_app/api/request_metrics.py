@@ -31,6 +31,8 @@ def route_template(scope: Scope) -> str | None:
 
 
 class RequestMetrics:
+    """The ASGI middleware; `api.add_middleware(RequestMetrics)`."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -39,18 +41,19 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        answered: dict[str, float | int] = {}
+        # Until the response starts: the app raised, and the server answers 500.
+        status, seconds = 500, None
 
         async def note_response(message: Message) -> None:
+            nonlocal status, seconds
             if message["type"] == "http.response.start":
-                answered.update(status=message["status"], seconds=time.perf_counter() - started)
+                status, seconds = message["status"], time.perf_counter() - started
             await send(message)
 
         try:
             await self.app(scope, receive, note_response)
         finally:
-            # Nothing sent: the app raised, and the server answers 500.
             if (route := route_template(scope)) is not None:
-                method = scope["method"]
-                metrics.observe_request(method, route, int(answered.get("status", 500)))
-                metrics.observe_request_latency(method, route, answered.get("seconds", time.perf_counter() - started))
+                metrics.observe_request(scope["method"], route, status)
+                latency = seconds if seconds is not None else time.perf_counter() - started
+                metrics.observe_request_latency(scope["method"], route, latency)

@@ -33,7 +33,7 @@ def stats_statement() -> sa.Select:
 
 
 def stats_from_rows(rows: list[sa.RowMapping], now: datetime) -> JobStats:
-    by_status = dict.fromkeys(VideoStatus, 0) | {row["status"]: int(row["videos"]) for row in rows}
+    by_status = {str(status): 0 for status in VideoStatus} | {row["status"]: int(row["videos"]) for row in rows}
     due = [row["first_due"] for row in rows if row["first_due"] is not None]
     lag_s = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
     return JobStats(by_status=by_status, in_flight=sum(int(row["followed"] or 0) for row in rows), poll_lag_s=lag_s)
