@@ -31,6 +31,7 @@ import reflex as rx
 from reflex.istate.manager.redis import StateManagerRedis, enable_keyspace_notifications
 from reflex.utils.token_manager import RedisTokenManager, TokenManager
 
+from openv_app.metrics import TAB_PUSHES
 from openv_app.models import Video
 from openv_app.services.jobs import JobService
 from openv_app.states.library import LibraryState, VideoCard, card_for
@@ -99,6 +100,7 @@ class TabPusher:
                         await self.tabs.remove(token)
                         continue
                     await self._apply(token, list(changes.values()))
+                    TAB_PUSHES.inc()
                 except Exception:  # the tab stays registered: the next change or refresh reaches it
                     log.exception("pushing %d changes to tab %s failed", len(changes), token)
         finally:

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 import reflex as rx
 from reflex.utils.processes import get_num_workers
 
-from openv_app import live
+from openv_app import live, metrics
 from openv_app.api.main import api
 from openv_app.api.security_headers import SecurityHeaders
+from openv_app.logs import configure_logging
 from openv_app.models import Video
 from openv_app.pages.explore import explore
 from openv_app.pages.index import index
@@ -23,6 +24,7 @@ from openv_app.tabs import RedisTabs, get_tab_registry
 
 # Fail at start-up, naming the variable, when the configuration is wrong.
 settings = get_settings()
+configure_logging(settings.log_format)
 
 
 def clerk_scripts() -> list[rx.Component]:
@@ -82,6 +84,7 @@ async def close_clients_at_shutdown() -> AsyncIterator[None]:
 
 get_job_service().listeners.append(push_to_open_tabs)
 app.register_lifespan_task(close_clients_at_shutdown)
+app.register_lifespan_task(metrics.process_metrics)
 app.register_lifespan_task(status_poller)
 app.register_lifespan_task(live.background(refresh_served_tabs))
 if isinstance(get_tab_registry(), RedisTabs):

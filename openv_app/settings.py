@@ -28,6 +28,9 @@ LOCAL_RUNPOD_API_KEY = "local-dev-key"
 # An origin a page may be framed by: scheme, host (or *.domain) and an optional port.
 FRAME_ANCESTOR = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
+# A bearer token shorter than this could be guessed.
+MIN_TOKEN_LENGTH = 16
+
 
 def _dev_secret() -> str:
     """A random secret kept in the project's data folder, so dev webhooks survive restarts."""
@@ -70,6 +73,11 @@ class Settings(BaseSettings):
     # Origins (comma-separated) whose pages may show the app in a frame (CSP frame-ancestors).
     # Default: none, so no other site can frame the studio and trick a click on Generate or Delete.
     frame_ancestors: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # `/metrics` (Prometheus) answers only `Authorization: Bearer <this>`; unset, it answers 404.
+    metrics_token: SecretStr | None = None
+    # The app's log lines: plain text, or one JSON object per line (time, level, logger, message,
+    # and the video_id and runpod_job_id of a line about a job).
+    log_format: Literal["text", "json"] = "text"
 
     runpod_api_key: SecretStr | None = None
     runpod_endpoint_id: str = LOCAL_RUNPOD_ENDPOINT_ID
@@ -145,6 +153,13 @@ class Settings(BaseSettings):
             if not (origin == "'self'" or FRAME_ANCESTOR.fullmatch(origin)):
                 raise ValueError(f"{origin!r} is not an http(s) origin such as https://example.com")
         return origins
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters (a long random string)")
+        return value
 
     @field_validator("clerk_jwt_key")
     @classmethod

@@ -23,6 +23,8 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from reflex.utils import prerequisites
 
+from openv_app.metrics import observe_open_tabs
+
 log = logging.getLogger(__name__)
 
 # A tab whose process stopped writing it (killed, scaled down) gets no push after this long;
@@ -115,6 +117,7 @@ class MemoryTabs:
     async def keep_registered(self, served: Iterable[str]) -> dict[str, str]:
         # One process serves every tab: one whose socket is gone has closed.
         served = set(served)
+        observe_open_tabs(len(served))
         for token in [token for token in self._user_of if token not in served]:
             await self.remove(token)
         return dict(self._user_of)
@@ -195,6 +198,7 @@ class RedisTabs:
 
     async def keep_registered(self, served: Iterable[str]) -> dict[str, str]:
         served = list(served)
+        observe_open_tabs(len(served))
         self._served = {token: self._served[token] for token in served if token in self._served}
         # A tab that reconnected to this process after its first one died: adopt it.
         if unknown := [token for token in served if token not in self._served]:

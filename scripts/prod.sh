@@ -11,6 +11,13 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 PORT="${PORT:-8000}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://localhost:$PORT}"
 
+# Prometheus' multiprocess mode (openv_app/metrics.py): every backend worker writes its metrics to
+# files here and /metrics merges them. Emptied at each start: the last run's counters would
+# otherwise be added to this one's and its processes' gauges reported as live.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$ROOT/.data/prometheus}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -type f -name '*.db' -delete
+
 echo "==> migrating the database"
 alembic upgrade head
 

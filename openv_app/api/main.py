@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 
 from openv_app.api.deps import Service
 from openv_app.api.errors import add_error_handlers
-from openv_app.api.routes import jobs, public, sharing, storage, videos
+from openv_app.api.request_metrics import RequestMetrics
+from openv_app.api.routes import jobs, metrics, public, sharing, storage, videos
 from openv_app.settings import get_settings
 from openv_app.tabs import get_tab_registry
 
@@ -24,6 +25,7 @@ api = FastAPI(
     generate_unique_id_function=lambda route: route.name,
 )
 add_error_handlers(api)
+api.add_middleware(RequestMetrics)
 
 
 @api.get("/api/health", responses={503: {"description": "the database cannot be reached"}})
@@ -44,5 +46,5 @@ async def liveness() -> dict[str, str]:
     return {"status": "alive"}
 
 
-for router in (jobs.router, videos.router, sharing.router, public.router, storage.router):
+for router in (jobs.router, videos.router, sharing.router, public.router, storage.router, metrics.router):
     api.include_router(router)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from openv_app.logs import job_fields
 from openv_app.models import Video, utcnow, videos
 from openv_app.services.queries import COLUMNS, VideoQueries
 from openv_app.services.statuses import IN_FLIGHT_STATUSES, VideoStatus, is_terminal
@@ -30,7 +31,8 @@ class FileCleanup:
         try:
             await self.storage.delete(list(video_paths(video.user_id, str(video.id))))
         except StorageError as error:
-            log.warning("storage delete failed for %s, will retry: %s", video.id, error)
+            about_job = job_fields(video.id, video.runpod_job_id)
+            log.warning("storage delete failed for %s, will retry: %s", video.id, error, extra=about_job)
             return False
         await self.queries.db.rows(sa.update(videos).where(videos.c.id == video.id).values(files_removed_at=utcnow()))
         return True

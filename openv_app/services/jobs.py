@@ -2,7 +2,8 @@
 delete. Every change to a video goes through here and is announced to the listeners.
 
 Plain Python used by the HTTP API, the status poller and the Reflex states alike. Reading
-(`queries`), the limits (`quota`) and file removal (`files`) are parts it is built from.
+(`queries`), the limits (`quota`), file removal (`files`) and the metrics' job counts (`stats`)
+are parts it is built from.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from openv_app.db import Database
+from openv_app.logs import job_fields
 from openv_app.models import Video, utcnow, videos
 from openv_app.schemas import GenerationRequest, settings_of
 from openv_app.services.attempts import is_transient, job_ttl_s, queue_again_update
@@ -28,6 +30,7 @@ from openv_app.services.queries import COLUMNS, VideoQueries, as_uuid, owned_by
 from openv_app.services.quota import Quota
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound, RunPodUnconfirmed
 from openv_app.services.signing import callback_url
+from openv_app.services.stats import JobStatsReader
 from openv_app.services.statuses import (
     RUNPOD_STATUSES,
     UNCONFIRMED,
@@ -57,6 +60,7 @@ class JobService:
         self.queries = VideoQueries(self.db)
         self.quota = Quota(self.settings, self.db)
         self.files = FileCleanup(self.queries, self.storage)
+        self.stats = JobStatsReader(self.db)
         # Refuses, at start-up, a ttl that outlives the upload URLs.
         self.job_ttl_s = job_ttl_s(self.settings, self.storage.upload_url_lifetime_s)
 
@@ -71,7 +75,7 @@ class JobService:
             try:
                 await listener(video)
             except Exception:  # a broken listener must not undo a committed change
-                log.exception("video listener failed")
+                log.exception("video listener failed", extra=job_fields(video.id, video.runpod_job_id))
 
     async def _changed(self, video: Video | None) -> Video | None:
         """Announce a change an UPDATE … RETURNING made (None: it matched nothing)."""
@@ -120,7 +124,7 @@ class JobService:
             # RunPod may have queued the job: asking again could run (and bill) it twice. The
             # video waits for the job's webhook, which adopts it, or fails once the job's
             # ttl has surely run out (fail_lost_submissions). It holds none of the user's slots.
-            log.warning("no answer to /run for video %s: %s", video.id, error)
+            log.warning("no answer to /run for video %s: %s", video.id, error, extra=job_fields(video.id, None))
             return await self._mark_unconfirmed(video.id)
         except (RunPodError, StorageError) as error:
             return await self.fail(video.id, f"Could not queue the job: {error}")
@@ -206,7 +210,11 @@ class JobService:
         video = await self.queries.one(queue_again_update(video_id, report, job_id, attempt, uploads_expire_at))
         if video is None:
             return None
-        log.warning("video %s: job %s %s, queued again (attempt %d)", video_id, job_id, report.status, attempt + 2)
+        log.warning(
+            "video %s: job %s %s, queued again (attempt %d)",
+            *(video_id, job_id, report.status, attempt + 2),
+            extra=job_fields(video_id, job_id),
+        )
         await self._notify(video)
         return await self._queue_on_runpod(video)
 
@@ -264,7 +272,12 @@ class JobService:
                 video = await self._stop_job(video, "Deleted by the user")
             except RunPodError as error:
                 # The poller keeps following the job; its files go once it has ended.
-                log.warning("could not cancel deleted video %s: %s", video.id, error)
+                log.warning(
+                    "could not cancel deleted video %s: %s",
+                    video.id,
+                    error,
+                    extra=job_fields(video.id, video.runpod_job_id),
+                )
                 return
         await self.files.remove_files(video)
 

@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from aiolimiter import AsyncLimiter
 
+from openv_app.logs import job_fields
 from openv_app.models import Video, utcnow, videos
 from openv_app.services.jobs import JobService
-from openv_app.services.queries import COLUMNS
+from openv_app.services.queries import COLUMNS, FOLLOWED
 from openv_app.services.runpod_client import RunPodJob, RunPodJobNotFound
-from openv_app.services.statuses import IN_FLIGHT_STATUSES, UNCONFIRMED, VideoStatus
+from openv_app.services.statuses import UNCONFIRMED, VideoStatus
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ LEASE_MARGIN = timedelta(seconds=5)
 # The interval plans for this share of the rate: the rate limiter then has room to catch up
 # with jobs a slow call or a busy moment has made late.
 RATE_HEADROOM = 0.9
-FOLLOWED = sa.and_(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.runpod_job_id.is_not(None))
 
 
 async def poll_interval_s(service: JobService) -> float:
@@ -107,16 +107,17 @@ async def _poll_and_reschedule(
     at_once: asyncio.Semaphore,
     rate: AsyncLimiter,
 ) -> None:
+    about_job = job_fields(video.id, video.runpod_job_id)
     async with at_once, rate:
         try:
             async with asyncio.timeout(service.settings.poll_call_timeout_s):
                 await poll_one(service, video)
         except Exception:
-            log.exception("polling video %s failed; it is polled again in one interval", video.id)
+            log.exception("polling video %s failed; it is polled again in one interval", video.id, extra=about_job)
         try:
             await _reschedule(service, video, lease_until, interval_s)
         except Exception:
-            log.exception("rescheduling video %s failed; its lease runs out by itself", video.id)
+            log.exception("rescheduling video %s failed; its lease runs out by itself", video.id, extra=about_job)
 
 
 async def poll_due_jobs(service: JobService, rate: AsyncLimiter | None = None, interval_s: float | None = None) -> int:

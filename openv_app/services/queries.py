@@ -15,9 +15,11 @@ import sqlalchemy as sa
 from openv_app.db import Database
 from openv_app.models import Video, videos
 from openv_app.services.errors import InvalidInput, NotFound
-from openv_app.services.statuses import VideoStatus
+from openv_app.services.statuses import IN_FLIGHT_STATUSES, VideoStatus
 
 COLUMNS = tuple(videos.c)
+# The jobs in flight on RunPod, which the status poller follows (and `/metrics` counts).
+FOLLOWED = sa.and_(videos.c.status.in_(IN_FLIGHT_STATUSES), videos.c.runpod_job_id.is_not(None))
 
 
 def owned_by(user_id: str, video_id: uuid.UUID | str) -> sa.ColumnElement[bool]:

@@ -7,11 +7,13 @@ SDK is heavy to import, so the app talks to the API with httpx directly.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from openv_app.metrics import observe_runpod_request
 from openv_app.services.text import storable_text
 
 # Statuses worth retrying on a call that is safe to repeat.
@@ -72,6 +74,7 @@ class RunPodClient:
         backoff_s: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self.endpoint_id = endpoint_id
         self.endpoint_url = f"{base_url.rstrip('/')}/{endpoint_id}"
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
@@ -93,15 +96,19 @@ class RunPodClient:
         httpx has no status-based retry of its own, hence the loop.
         """
         attempts, retried = self.max_attempts, _RETRY_STATUSES if repeatable else _REFUSED_STATUSES
+        operation = path.split("/")[1]  # run, status, cancel, health: never the job id
         for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
             try:
                 response = await self._client.request(method, f"{self.endpoint_url}{path}", json=json)
             except httpx.HTTPError as error:
+                observe_runpod_request(self.endpoint_id, operation, None, time.perf_counter() - started)
                 if not repeatable and not isinstance(error, _NOT_SENT):
                     raise RunPodUnconfirmed(f"RunPod did not answer: {error!r}") from error
                 if attempt == attempts or not repeatable:
                     raise RunPodError(f"RunPod could not be reached: {error!r}") from error
             else:
+                observe_runpod_request(self.endpoint_id, operation, response.status_code, time.perf_counter() - started)
                 if not repeatable and response.status_code in _MAYBE_DONE_STATUSES:
                     raise RunPodUnconfirmed(f"RunPod answered {response.status_code}", response.status_code)
                 if response.status_code not in retried or attempt == attempts:

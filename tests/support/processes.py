@@ -26,6 +26,8 @@ REFLEX_ENV = {
     "PATH": f"{PROJECT_ROOT / '.tools/node_modules/.bin'}:{os.environ['PATH']}",
 }
 PROD_WORKERS = 2
+# What the operator's Prometheus would send (METRICS_TOKEN) to the production app under test.
+PROD_METRICS_TOKEN = "e2e-metrics-token-0123456789"
 
 
 def reflex_prod_command(port: int, backend_only: bool = False) -> list[str]:
@@ -109,6 +111,9 @@ class RunningApp:
     storage_dir: Path
     database_url: str
     redis_url: str
+    # Prometheus' multiprocess files of the app's workers; the app's output (JSON log lines).
+    metrics_dir: Path
+    log: Path
 
 
 @contextmanager
@@ -121,10 +126,11 @@ def prod_app_with_local_runpod(folder: Path, database_url: str, redis_url: str) 
     runpod_server, runpod = start_local_runpod(
         scripted_handler, api_key=LOCAL_RUNPOD_API_KEY, webhook_retry_delay_s=0.5
     )
+    metrics_dir, log = folder / "prometheus", folder / "reflex.log"
     app = production_app(
         database_url,
         "e2e-secret",
-        folder / "reflex.log",
+        log,
         timeout=400,
         RUNPOD_API_KEY="",
         RUNPOD_BASE_URL=runpod.base_url,
@@ -136,10 +142,14 @@ def prod_app_with_local_runpod(folder: Path, database_url: str, redis_url: str) 
         DAILY_GPU_SECONDS="100000",
         REDIS_URL=redis_url,
         GRANIAN_WORKERS=str(PROD_WORKERS),
+        # As scripts/prod.sh sets them up: an empty folder for the workers' metrics.
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        METRICS_TOKEN=PROD_METRICS_TOKEN,
+        LOG_FORMAT="json",
     )
     try:
         with app as url:
-            yield RunningApp(url, runpod, folder / "storage", database_url, redis_url)
+            yield RunningApp(url, runpod, folder / "storage", database_url, redis_url, metrics_dir, log)
     finally:
         runpod_server.__exit__()
 

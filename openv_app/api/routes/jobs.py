@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from openv_app.api.deps import JSON_ONLY, Service, User, json_body
 from openv_app.api.errors import errors
 from openv_app.api.routes.videos import get_video
+from openv_app.metrics import ReportTimer
 from openv_app.schemas import GenerationRequest, VideoOut
 from openv_app.services.errors import AuthError, UnprocessableReport, first_error
 from openv_app.services.runpod_client import RunPodJob
@@ -74,22 +76,47 @@ Sender = Annotated[Callback, Depends(authenticated_callback)]
 REPORT_RESPONSES = errors(401, 404, 413, 415, 422)
 
 
-@router.post("/webhook", openapi_extra=_body_schema(RunPodJob), dependencies=JSON_ONLY, responses=REPORT_RESPONSES)
-async def runpod_webhook(request: Request, service: Service, sender: Sender) -> dict[str, Any]:
-    """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
-    report = _parse_report(RunPodJob, await json_body(request))
-    return {"ok": True, "changed": await service.apply_report(sender.video_id, report, sender.attempt)}
+# Each report is timed from before its first check (these run first: route dependencies come
+# before the handler's own), so a refused token or body is timed, and counted, as rejected.
+async def webhook_timer() -> AsyncIterator[ReportTimer]:
+    with ReportTimer("webhook") as timer:
+        yield timer
+
+
+async def progress_timer() -> AsyncIterator[ReportTimer]:
+    with ReportTimer("progress") as timer:
+        yield timer
+
+
+WebhookTimer = Annotated[ReportTimer, Depends(webhook_timer)]
+ProgressTimer = Annotated[ReportTimer, Depends(progress_timer)]
 
 
 @router.post(
-    "/progress", openapi_extra=_body_schema(ProgressReport), dependencies=JSON_ONLY, responses=REPORT_RESPONSES
+    "/webhook",
+    openapi_extra=_body_schema(RunPodJob),
+    dependencies=[Depends(webhook_timer), *JSON_ONLY],
+    responses=REPORT_RESPONSES,
 )
-async def worker_progress(request: Request, service: Service, sender: Sender) -> dict[str, Any]:
+async def runpod_webhook(request: Request, service: Service, sender: Sender, timer: WebhookTimer) -> dict[str, Any]:
+    """RunPod's report when a job ends; the per-video token in the URL authenticates it."""
+    report = _parse_report(RunPodJob, await json_body(request))
+    timer.changed = await service.apply_report(sender.video_id, report, sender.attempt)
+    return {"ok": True, "changed": timer.changed}
+
+
+@router.post(
+    "/progress",
+    openapi_extra=_body_schema(ProgressReport),
+    dependencies=[Depends(progress_timer), *JSON_ONLY],
+    responses=REPORT_RESPONSES,
+)
+async def worker_progress(request: Request, service: Service, sender: Sender, timer: ProgressTimer) -> dict[str, Any]:
     """The worker's own progress report (at most about twice a second), besides RunPod's /status."""
     report = _parse_report(ProgressReport, await json_body(request))
     progress = report.model_dump(exclude={"job_id"})
-    changed = await service.apply_progress(sender.video_id, sender.attempt, report.job_id, progress)
-    return {"ok": True, "changed": changed}
+    timer.changed = await service.apply_progress(sender.video_id, sender.attempt, report.job_id, progress)
+    return {"ok": True, "changed": timer.changed}
 
 
 def _parse_report(model: type[Report], body: Any) -> Report:
