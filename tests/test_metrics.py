@@ -28,6 +28,7 @@ from openv_app.services.storage import LocalStorage
 from openv_app.settings import PROJECT_ROOT, Settings
 from tests.support.factories import insert_videos, video_row
 from tests.support.handlers import quick_video_handler
+from tests.support.loops import run_sync
 
 TOKEN = "metrics-token-for-tests"
 REQUEST = {"prompt": "a lighthouse at dusk", "width": 256, "height": 144, "num_frames": 9, "fps": 8, "steps": 4}
@@ -181,7 +182,7 @@ def test_job_stats_are_read_once_per_interval_however_many_scrapes():
         reader.max_age_s = 0
         await reader.read()
 
-    asyncio.run(scrapes())
+    run_sync(scrapes())
     assert len(queries) == 2
 
 
@@ -253,7 +254,7 @@ def test_a_log_line_about_a_job_is_json_with_its_ids(tmp_path):
     logger = logging.getLogger("openv_app")
     logger.addHandler(handler)
     try:
-        asyncio.run(service._notify(video))  # the job service logs the failure, about this job
+        run_sync(service._notify(video))  # the job service logs the failure, about this job
     finally:
         logger.removeHandler(handler)
 
