@@ -133,6 +133,12 @@ def failing(report: dict[str, Any]) -> list[str]:
     return [ref["id"] for ref in refs if ref["weight"] and (report["audits"][ref["id"]]["score"] or 0) < 1]
 
 
+def shifted(report: dict[str, Any]) -> list[str]:
+    """What moved after paint: each layout shift's element and score, largest first."""
+    items = (report["audits"].get("layout-shifts", {}).get("details") or {}).get("items", [])
+    return [f"{item['node'].get('selector', '?')} {item['score']:.3f}" for item in items[:3] if "node" in item]
+
+
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {column: statistics.median(run[column] for run in runs) for column in COLUMNS}
 
@@ -174,7 +180,7 @@ def main() -> None:
                         report = lighthouse(url + paths[page], profile, work / f"{page}-{profile}-{run}.json")
                         every.setdefault((page, profile), []).append(figures(report))
                         shown = {key: round(value, 3) for key, value in every[(page, profile)][-1].items()}
-                        print(page, profile, run, shown, "failing:", failing(report), flush=True)
+                        print(page, profile, run, shown, failing(report), shifted(report), flush=True)
     version = subprocess.run([CHROME_PATH, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"\nLighthouse {LIGHTHOUSE_VERSION}, {version}, medians of {args.runs} runs (after a warm-up run per page)\n")
     print_table({key: medians(runs) for key, runs in every.items()})

@@ -33,6 +33,9 @@ def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
             ),
             href=card.page_url,
             aria_label=f"Watch {card.prompt}",
+            # A block as wide as the card: the poster's 16:9 box is sized before the image loads.
+            width="100%",
+            display="block",
         ),
         rx.text(card.prompt, size="2", class_name="shared-prompt", style={"overflow-wrap": "anywhere"}),
         rx.text(card.details, size="1", color_scheme="gray"),

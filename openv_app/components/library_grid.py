@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from openv_app.components.callouts import error_callout
-from openv_app.components.placeholders import placeholder_grid
+from openv_app.components.placeholders import placeholder_row
 from openv_app.components.video_card import video_card
 from openv_app.states.library import LibraryState
 
@@ -42,7 +42,7 @@ def empty_library() -> rx.Component:
     )
 
 
-GRID = {"columns": rx.breakpoints(initial="1", sm="2", lg="3"), "spacing": "4", "width": "100%"}
+COLUMNS = {"initial": "1", "sm": "2", "lg": "3"}
 
 
 def library() -> rx.Component:
@@ -52,8 +52,14 @@ def library() -> rx.Component:
         empty_library(),
         rx.cond(
             LibraryState.loaded,
-            rx.grid(rx.foreach(LibraryState.videos, video_card), id="library", **GRID),
-            placeholder_grid(3, "7.5em", **GRID),
+            rx.grid(
+                rx.foreach(LibraryState.videos, video_card),
+                columns=rx.breakpoints(**COLUMNS),
+                spacing="4",
+                width="100%",
+                id="library",
+            ),
+            placeholder_row("9.5em", COLUMNS, spacing="4", width="100%"),
         ),
         rx.cond(
             LibraryState.has_more,

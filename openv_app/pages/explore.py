@@ -6,21 +6,21 @@ import reflex as rx
 
 from openv_app.components.explore_cards import sample_card, shared_card
 from openv_app.components.header import explore_header
-from openv_app.components.placeholders import placeholder_grid
+from openv_app.components.placeholders import placeholder_row
 from openv_app.states.explore import ExploreState
 
-GRID = {"columns": rx.breakpoints(initial="1", sm="2", md="3"), "spacing": "4", "width": "100%"}
+COLUMNS = {"initial": "1", "sm": "2", "md": "3"}
 
 
 def card_grid(*children: rx.Component, id: str) -> rx.Component:
-    return rx.grid(*children, id=id, **GRID)
+    return rx.grid(*children, columns=rx.breakpoints(**COLUMNS), spacing="4", width="100%", id=id)
 
 
 def shared_videos() -> rx.Component:
     """A row of placeholders until the shared videos are loaded: nothing below moves when they come."""
     return rx.cond(
         ~ExploreState.loaded,
-        placeholder_grid(3, "6.5em", **GRID),
+        placeholder_row("6.5em", COLUMNS, spacing="4", width="100%"),
         rx.cond(
             ExploreState.shared.length() > 0,
             card_grid(rx.foreach(ExploreState.shared, shared_card), id="shared-videos"),
