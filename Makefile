@@ -1,4 +1,4 @@
-.PHONY: run prod test worker-bench bench
+.PHONY: run prod test worker-bench bench bench-page
 # Run the app on its embedded defaults (http://localhost:3000).
 run:
 	bash scripts/run.sh
@@ -18,3 +18,7 @@ worker-bench:
 # on the local PostgreSQL (and Redis for the last).
 bench:
 	bash -c 'source scripts/setup.sh && python -m bench.webhooks && python -m bench.poller && python -m bench.poll_rate && python -m bench.progress'
+
+# Lighthouse (mobile and desktop profiles) on the production build: studio, Explore, a shared page.
+bench-page:
+	bash -c 'source scripts/setup.sh && python -m bench.page'

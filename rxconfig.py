@@ -2,6 +2,7 @@ import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
 from openv_app.settings import Settings
+from openv_app.theme_css import SlimRadixTailwindPlugin
 from openv_app.workers import respawn_failed_workers
 
 # Read here for Reflex, from the app's one settings object. Not `get_settings()`: Reflex loads
@@ -22,7 +23,7 @@ config = rx.Config(
     redis_token_expiration=settings.tab_state_ttl_s,
     cors_allowed_origins=settings.allowed_origins,
     plugins=[
-        rx.plugins.TailwindV4Plugin(),
+        SlimRadixTailwindPlugin(),  # Tailwind v4, Radix Themes with only the app's colours
         rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="violet", radius="large")),
     ],
     disable_plugins=[SitemapPlugin],

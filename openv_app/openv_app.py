@@ -41,12 +41,27 @@ def clerk_scripts() -> list[rx.Component]:
     ]
 
 
+# The browser's bar takes the page's background colour (Radix Themes' mauve 1, light and dark).
+THEME_COLOR = [
+    {"name": "theme-color", "content": "#fdfcfd", "media": "(prefers-color-scheme: light)"},
+    {"name": "theme-color", "content": "#121113", "media": "(prefers-color-scheme: dark)"},
+]
+
 app = rx.App(api_transformer=[api, SecurityHeaders], head_components=clerk_scripts())
-app.add_page(explore, route="/explore", title="Explore — OpenV", on_load=ExploreState.load_explore)
+app.add_page(
+    explore,
+    route="/explore",
+    title="Explore — OpenV",
+    description="Videos shared by OpenV's makers, and sample prompts to start your own AI video from.",
+    meta=THEME_COLOR,
+    on_load=ExploreState.load_explore,
+)
 app.add_page(
     index,
     route="/",
     title="OpenV — AI video generation",
+    description="OpenV turns a text prompt into a short video: generate, follow its progress, watch and share.",
+    meta=THEME_COLOR,
     on_load=[SessionState.load_session, GenerateState.load_form],  # the library loads on mount (pages/index.py)
 )
 

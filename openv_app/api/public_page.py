@@ -15,6 +15,7 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · OpenV</title>
 <meta name="description" content="{description}">
+<meta name="theme-color" content="#ffffff">
 <meta property="og:type" content="video.other">
 <meta property="og:site_name" content="OpenV">
 <meta property="og:title" content="{title}">
@@ -29,7 +30,7 @@ PAGE = """<!doctype html>
 <meta name="twitter:description" content="{description}">
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 56rem; margin: 2rem auto; padding: 0 1rem; color: #1c1c24; }}
-video {{ width: 100%; border-radius: 0.75rem; background: #000; }}
+video {{ width: 100%; height: auto; aspect-ratio: {width} / {height}; border-radius: 0.75rem; background: #000; }}
 a.make {{ display: inline-block; margin-top: 1rem; padding: 0.6rem 1rem; border-radius: 0.5rem;
           background: #6e56cf; color: #fff; text-decoration: none; }}
 a.make:focus-visible {{ outline: 3px solid #1c1c24; outline-offset: 2px; }}
@@ -39,7 +40,7 @@ dl {{ display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; 
 <body>
 <main>
 <h1>OpenV</h1>
-<video id="shared-video" controls playsinline preload="metadata" {poster_attr}aria-label="{title}">
+<video id="shared-video" controls playsinline preload="metadata" width="{width}" height="{height}" {poster_attr}aria-label="{title}">
 <source src="{video_url}" type="video/mp4">
 </video>
 <p id="shared-prompt">{prompt}</p>

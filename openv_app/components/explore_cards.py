@@ -22,9 +22,20 @@ def explore_card(*content: rx.Component, studio_link: rx.Var[str], class_name: s
 def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
     return explore_card(
         rx.link(
-            rx.image(src=card.poster_url, alt=f"Poster of {card.prompt}", width="100%", border_radius="8px"),
+            rx.image(
+                src=card.poster_url,
+                alt=f"Poster of {card.prompt}",
+                width="100%",
+                aspect_ratio="16 / 9",
+                object_fit="cover",
+                border_radius="8px",
+                display="block",
+            ),
             href=card.page_url,
             aria_label=f"Watch {card.prompt}",
+            # A block as wide as the card: the poster's 16:9 box is sized before the image loads.
+            width="100%",
+            display="block",
         ),
         rx.text(card.prompt, size="2", class_name="shared-prompt", style={"overflow-wrap": "anywhere"}),
         rx.text(card.details, size="1", color_scheme="gray"),

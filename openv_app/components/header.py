@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import reflex as rx
 
+from openv_app.settings import get_settings
 from openv_app.states.session import SessionState
 
 
 def dev_banner() -> rx.Component:
-    return rx.cond(
-        SessionState.dev_mode,
-        rx.callout(
-            "Dev mode: single local user, no sign-in. Configure Clerk keys before exposing this app.",
-            icon="triangle_alert",
-            color_scheme="amber",
-            high_contrast=True,
-            size="1",
-            width="100%",
-            id="dev-banner",
-        ),
+    # Decided when the page is built, from the same setting the session reads: the banner is in
+    # the prerendered page, so the page below it does not move down when the session loads.
+    if not get_settings().dev_auth:
+        return rx.fragment()
+    return rx.callout(
+        "Dev mode: single local user, no sign-in. Configure Clerk keys before exposing this app.",
+        icon="triangle_alert",
+        color_scheme="amber",
+        high_contrast=True,
+        size="1",
+        width="100%",
+        id="dev-banner",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from openv_app.components.callouts import error_callout
+from openv_app.components.placeholders import placeholder_row
 from openv_app.components.video_card import video_card
 from openv_app.states.library import LibraryState
 
@@ -17,7 +18,8 @@ def library_heading() -> rx.Component:
             rx.badge(f"{LibraryState.in_flight_count} in progress", color_scheme="violet", id="in-flight-count"),
         ),
         rx.spacer(),
-        rx.text(LibraryState.usage, size="1", color_scheme="gray", id="usage"),
+        # Its line's height is kept while empty, so the heading does not move when it arrives.
+        rx.text(LibraryState.usage, size="1", color_scheme="gray", id="usage", min_height="1lh"),
         align="center",
         width="100%",
     )
@@ -40,17 +42,24 @@ def empty_library() -> rx.Component:
     )
 
 
+COLUMNS = {"initial": "1", "sm": "2", "lg": "3"}
+
+
 def library() -> rx.Component:
     return rx.vstack(
         library_heading(),
         error_callout(LibraryState.action_error, "action-error"),
         empty_library(),
-        rx.grid(
-            rx.foreach(LibraryState.videos, video_card),
-            columns=rx.breakpoints(initial="1", sm="2", lg="3"),
-            spacing="4",
-            width="100%",
-            id="library",
+        rx.cond(
+            LibraryState.loaded,
+            rx.grid(
+                rx.foreach(LibraryState.videos, video_card),
+                columns=rx.breakpoints(**COLUMNS),
+                spacing="4",
+                width="100%",
+                id="library",
+            ),
+            placeholder_row("9.5em", COLUMNS, spacing="4", width="100%"),
         ),
         rx.cond(
             LibraryState.has_more,

@@ -6,11 +6,27 @@ import reflex as rx
 
 from openv_app.components.explore_cards import sample_card, shared_card
 from openv_app.components.header import explore_header
+from openv_app.components.placeholders import placeholder_row
 from openv_app.states.explore import ExploreState
+
+COLUMNS = {"initial": "1", "sm": "2", "md": "3"}
 
 
 def card_grid(*children: rx.Component, id: str) -> rx.Component:
-    return rx.grid(*children, columns=rx.breakpoints(initial="1", sm="2", md="3"), spacing="4", width="100%", id=id)
+    return rx.grid(*children, columns=rx.breakpoints(**COLUMNS), spacing="4", width="100%", id=id)
+
+
+def shared_videos() -> rx.Component:
+    """A row of placeholders until the shared videos are loaded: nothing below moves when they come."""
+    return rx.cond(
+        ~ExploreState.loaded,
+        placeholder_row("6.5em", COLUMNS, spacing="4", width="100%"),
+        rx.cond(
+            ExploreState.shared.length() > 0,
+            card_grid(rx.foreach(ExploreState.shared, shared_card), id="shared-videos"),
+            rx.text("Nothing shared yet: start from a sample below.", color_scheme="gray", id="nothing-shared"),
+        ),
+    )
 
 
 def explore() -> rx.Component:
@@ -18,11 +34,7 @@ def explore() -> rx.Component:
         rx.vstack(
             explore_header(),
             rx.heading("Shared by their makers", size="5", as_="h2"),
-            rx.cond(
-                ExploreState.shared.length() > 0,
-                card_grid(rx.foreach(ExploreState.shared, shared_card), id="shared-videos"),
-                rx.text("Nothing shared yet: start from a sample below.", color_scheme="gray", id="nothing-shared"),
-            ),
+            shared_videos(),
             rx.cond(ExploreState.has_more, rx.button("Load more", on_click=ExploreState.load_more, id="explore-more")),
             rx.heading("Sample prompts", size="5", as_="h2"),
             card_grid(rx.foreach(ExploreState.samples, sample_card), id="samples"),

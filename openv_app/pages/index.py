@@ -17,7 +17,9 @@ def index() -> rx.Component:
     return rx.container(
         studio_header(),
         rx.cond(
-            SessionState.signed_in,
+            # Before hydration the prerendered page paints the studio, which most visitors see,
+            # rather than the sign-in panel that the session would then replace.
+            SessionState.signed_in | ~rx.State.is_hydrated,
             # The library loads when this view appears: on load when signed in, and after a sign-in.
             rx.vstack(generate_form(), library(), spacing="5", width="100%", on_mount=LibraryState.load_library),
             sign_in_panel(),

@@ -64,9 +64,11 @@ def load_samples(path: Path = SAMPLES_FILE) -> list[SamplePrompt]:
 
 class ExploreState(rx.State):
     shared: list[SharedCard] = []
-    samples: list[SamplePrompt] = []
+    # The samples are in the prerendered page already: they paint with it, before any event.
+    samples: list[SamplePrompt] = load_samples()
     next_cursor: str = ""
     error: str = ""
+    loaded: bool = False
 
     @rx.var
     def has_more(self) -> bool:
@@ -77,6 +79,7 @@ class ExploreState(rx.State):
         self.samples = load_samples()
         self.shared, self.next_cursor = [], ""
         await self._load_page(None)
+        self.loaded = True
 
     @rx.event
     async def load_more(self) -> None:

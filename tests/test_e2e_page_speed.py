@@ -1,0 +1,62 @@
+"""What the first paint needs, on the production build over HTTP: every page says what it is
+(`<meta name="description">`) and colours the browser's bar (`theme-color`), and the studio's
+prerendered HTML is the studio, with its library's place reserved. The speed itself is measured
+by `python -m bench.page` (Lighthouse), not timed here."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+
+from openv_app.db import make_sync_engine
+from tests.support.factories import insert_videos, video_row
+
+
+def meta(html: str, name: str) -> list[str]:
+    """The content of every <meta name=...> of the page (attributes in either order)."""
+    tags = re.findall(r"<meta\b[^>]*>", html)
+    named = [tag for tag in tags if re.search(rf'\bname="{re.escape(name)}"', tag)]
+    return [match.group(1) for tag in named if (match := re.search(r'\bcontent="([^"]*)"', tag))]
+
+
+def shared_video_slug(database_url: str) -> str:
+    slug = "page-speed-" + uuid.uuid4().hex
+    engine = make_sync_engine(database_url)
+    try:
+        insert_videos(
+            engine,
+            [
+                video_row(
+                    user_id="page-speed-user",
+                    prompt="a lighthouse on a cliff at dusk",
+                    status="COMPLETED",
+                    runpod_status="COMPLETED",
+                    runpod_job_id=f"job-{uuid.uuid4()}",
+                    progress=100,
+                    share_slug=slug,
+                )
+            ],
+        )
+    finally:
+        engine.dispose()
+    return slug
+
+
+def test_pages_carry_a_description_and_a_theme_colour(prod_app):
+    slug = shared_video_slug(prod_app.database_url)
+    for path in ("/", "/explore/", f"/v/{slug}"):
+        page = httpx.get(prod_app.url + path)
+        assert page.status_code == 200, path
+        descriptions = meta(page.text, "description")
+        assert len(descriptions) == 1 and len(descriptions[0]) > 40, (path, descriptions)
+        colours = meta(page.text, "theme-color")
+        assert colours and all(re.fullmatch(r"#[0-9a-f]{6}", colour) for colour in colours), (path, colours)
+
+
+def test_the_studio_is_prerendered_with_its_library_place_reserved(prod_app):
+    html = httpx.get(prod_app.url + "/").text
+    assert 'id="prompt"' in html  # the form, not the sign-in panel, is painted first
+    assert html.count("placeholder-card") == 3  # one row, shown per breakpoint
+    assert "Sign in to OpenV" not in html
