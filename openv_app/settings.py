@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     # With Redis, Reflex keeps every tab's state there and runs several backend workers.
     redis_url: str | None = None
     # A tab's state (in Redis, or in the one process without it) is dropped after this long
-    # without an event. An open studio tab sends one every 30 s (its session refresh), so only
-    # closed tabs reach it; Reflex's default is an hour.
+    # without an event. An open studio tab sends one at least every third of it (pages/index.py),
+    # so only closed tabs reach it; Reflex's default is an hour.
     tab_state_ttl_s: int = Field(default=900, ge=120)
     # Origins (comma-separated) whose pages may show the app in a frame (CSP frame-ancestors).
     # Default: none, so no other site can frame the studio and trick a click on Generate or Delete.

@@ -9,8 +9,17 @@ from openv_app.components.generate_form import generate_form
 from openv_app.components.header import studio_header
 from openv_app.components.library_grid import library
 from openv_app.components.sign_in import sign_in_panel
+from openv_app.settings import get_settings
 from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
+
+
+def session_refresh_ms() -> int:
+    """Clerk session tokens live about a minute: the tab hands the server a fresh one every 30 s.
+    Without Clerk the same event only keeps an open tab's state from expiring (TAB_STATE_TTL_S),
+    so a third of that is often enough."""
+    settings = get_settings()
+    return settings.tab_state_ttl_s * 1000 // 3 if settings.dev_auth else 30_000
 
 
 def index() -> rx.Component:
@@ -26,11 +35,7 @@ def index() -> rx.Component:
         ),
         player(),
         confirm_delete(),
-        # Clerk session tokens live about a minute: hand the server a fresh one every 30 s.
-        rx.cond(
-            SessionState.clerk_enabled,
-            rx.moment(interval=30_000, on_change=SessionState.refresh_session, display="none"),
-        ),
+        rx.moment(interval=session_refresh_ms(), on_change=SessionState.refresh_session, display="none"),
         size="4",
         padding_x="1em",
         padding_bottom="3em",
