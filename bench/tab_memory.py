@@ -13,6 +13,7 @@ Redis and 2 backend workers), seeds a library of 24 finished videos for the dev 
 
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory'           # one process
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory --redis'   # Redis, 2 workers
+    bash -c 'source scripts/setup.sh && python -m bench.tab_memory --redis --bare'   # websockets alone
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ class ReplayedTab:
         )
         for event in self.events:
             await self.client.emit("event", event, namespace=NAMESPACE)
-        await asyncio.wait_for(self.library_loaded.wait(), timeout=60)
+        if self.events:
+            await asyncio.wait_for(self.library_loaded.wait(), timeout=60)
 
 
 def backend_rss_mb(port: int) -> float:
@@ -162,6 +164,7 @@ def report(rows: list[tuple[str, float, float | None]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Backend memory per open tab.")
     parser.add_argument("--redis", action="store_true", help="Redis and 2 backend workers")
+    parser.add_argument("--bare", action="store_true", help="open websockets that load nothing")
     args = parser.parse_args()
     database_url = bench_database()
     seed_library(database_url)
@@ -173,6 +176,8 @@ def main() -> None:
         log = Path(folder) / "reflex.log"
         with production_app(database_url, "bench-secret", log, LOCAL_STORAGE_DIR=folder, **settings) as url:
             token, auth, events = record_first_load(url)
+            if args.bare:  # websockets only: no hydrate, no state
+                auth, events = {}, []
             print(f"recorded the studio's first load: hydrate + {len(events)} events")
             asyncio.run(measure(url, token, auth, events, args.redis))
 
