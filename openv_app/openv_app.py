@@ -18,6 +18,7 @@ from openv_app.services.poller import run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 from openv_app.states.explore import ExploreState
+from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
 from openv_app.states.studio import GenerateState
 from openv_app.tabs import RedisTabs, get_tab_registry
@@ -62,7 +63,10 @@ app.add_page(
     title="OpenV — AI video generation",
     description="OpenV turns a text prompt into a short video: generate, follow its progress, watch and share.",
     meta=THEME_COLOR,
-    on_load=[SessionState.load_session, GenerateState.load_form],  # the library loads on mount (pages/index.py)
+    # Every (re)hydration loads the library, so a tab that reconnected with a new token (its
+    # worker died) is registered again; it also loads when the signed-in view mounts (after a
+    # Clerk sign-in; in dev mode a first visit loads it twice).
+    on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library],
 )
 
 pusher = live.TabPusher(app, get_tab_registry())

@@ -78,8 +78,10 @@ def open_tab(browser: Any, app: RunningApp) -> tuple[Any, str]:
     page.websockets = []
     page.on("websocket", lambda websocket: page.websockets.append(websocket))
     page.goto(app.url)
+    # The prerendered studio shows the form before the page is live: wait for its token too.
+    token = page.wait_for_function("() => window.sessionStorage.getItem('token')").json_value()
     page.wait_for_selector("#prompt")
-    return page, page.evaluate("() => window.sessionStorage.getItem('token')")
+    return page, token
 
 
 def tabs_on_two_workers(browser: Any, app: RunningApp) -> tuple[list[Any], list[Any]]:
