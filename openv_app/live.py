@@ -31,7 +31,7 @@ import reflex as rx
 from reflex.istate.manager.redis import StateManagerRedis, enable_keyspace_notifications
 from reflex.utils.token_manager import RedisTokenManager, TokenManager
 
-from openv_app.metrics import TAB_PUSHES
+from openv_app.metrics import TAB_PUSHES, observe_open_tabs
 from openv_app.models import Video
 from openv_app.services.jobs import JobService
 from openv_app.states.library import LibraryState, VideoCard, card_for
@@ -182,6 +182,7 @@ class ServedTabsRefresher:
     async def refresh_once(self) -> int:
         """One sweep; returns how many changes it pushed."""
         served = self._local_tokens()
+        observe_open_tabs(len(served))
         users_by_token = await self.tabs.keep_registered(served)
         if await self.tabs.was_reset():
             await relink_reflex_after_redis_loss(self.app, served)
@@ -264,8 +265,7 @@ async def forget_closed_tabs(app: rx.App, tabs: RedisTabs) -> None:
     async with redis.pubsub() as pubsub:
         await pubsub.psubscribe(f"__keyspace@{db}__:{prefix}*")
         while True:
-            # Not `listen()`: that read takes the client's 2 s socket timeout for an outage.
-            message = await pubsub.get_message(timeout=REFRESH_INTERVAL_S)
+            message = await pubsub.get_message(timeout=REFRESH_INTERVAL_S)  # listen() times out in 2 s
             if message is None or message["type"] != "pmessage" or message["data"] not in (b"del", b"expired"):
                 continue
             token = message["channel"].decode().split(":", 1)[1].removeprefix(prefix)

@@ -23,8 +23,6 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from reflex.utils import prerequisites
 
-from openv_app.metrics import observe_open_tabs
-
 log = logging.getLogger(__name__)
 
 # A tab whose process stopped writing it (killed, scaled down) gets no push after this long;
@@ -117,7 +115,6 @@ class MemoryTabs:
     async def keep_registered(self, served: Iterable[str]) -> dict[str, str]:
         # One process serves every tab: one whose socket is gone has closed.
         served = set(served)
-        observe_open_tabs(len(served))
         for token in [token for token in self._user_of if token not in served]:
             await self.remove(token)
         return dict(self._user_of)
@@ -152,7 +149,7 @@ class RedisTabs:
         try:
             async with asyncio.timeout(REDIS_CHECK_TIMEOUT_S):  # a frozen Redis must not hold the check
                 return bool(await self.redis.ping())  # type: ignore[misc]  # redis-py types async and sync as one
-        except (TimeoutError, RedisError, OSError):
+        except REDIS_DOWN:
             return False
 
     @staticmethod
@@ -163,18 +160,22 @@ class RedisTabs:
     def _tab_key(token: str) -> str:
         return f"openv:tab:{token}"
 
-    def _write(self, pipe: Pipeline, user_id: str, token: str, now: float) -> None:
-        pipe.set(self._tab_key(token), user_id, ex=TAB_TTL_S)
-        pipe.zadd(self._tabs_key(user_id), {token: now})
-        pipe.zremrangebyscore(self._tabs_key(user_id), "-inf", now - TAB_TTL_S)
-        pipe.expire(self._tabs_key(user_id), TAB_TTL_S)
+    def _write(self, pipe: Pipeline, users_by_token: dict[str, str]) -> None:
+        """Each tab with the time it was written; each of their users' sets trimmed once."""
+        now = time.time()
+        for token, user_id in users_by_token.items():
+            pipe.set(self._tab_key(token), user_id, ex=TAB_TTL_S)
+            pipe.zadd(self._tabs_key(user_id), {token: now})
+        for user_id in set(users_by_token.values()):
+            pipe.zremrangebyscore(self._tabs_key(user_id), "-inf", now - TAB_TTL_S)
+            pipe.expire(self._tabs_key(user_id), TAB_TTL_S)
 
     async def add(self, user_id: str, token: str) -> None:
         previous = await self.redis.get(self._tab_key(token))
         async with self.redis.pipeline(transaction=True) as pipe:
             if previous is not None and previous.decode() != user_id:
                 pipe.zrem(self._tabs_key(previous.decode()), token)
-            self._write(pipe, user_id, token, time.time())
+            self._write(pipe, {token: user_id})
             await pipe.execute()
         self._served[token] = user_id
 
@@ -198,17 +199,14 @@ class RedisTabs:
 
     async def keep_registered(self, served: Iterable[str]) -> dict[str, str]:
         served = list(served)
-        observe_open_tabs(len(served))
         self._served = {token: self._served[token] for token in served if token in self._served}
         # A tab that reconnected to this process after its first one died: adopt it.
         if unknown := [token for token in served if token not in self._served]:
             self._served.update(await self.users_of(unknown))
         if self._served:
             # Written whole rather than only renewed: this also fills a Redis that restarted empty.
-            now = time.time()
             async with self.redis.pipeline(transaction=False) as pipe:
-                for token, user_id in self._served.items():
-                    self._write(pipe, user_id, token, now)
+                self._write(pipe, self._served)
                 await pipe.execute()
         return dict(self._served)
 
