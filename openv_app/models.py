@@ -110,3 +110,94 @@ class Video(VideoBase, table=True):
 # The table itself, for Core statements: its columns are typed SQL expressions, where the model's
 # class attributes read as plain values to a type checker.
 videos: sa.Table = Video.__table__  # type: ignore[attr-defined]
+
+
+# --- who may generate (issue "public instance") -------------------------------------------------
+
+
+class Role:
+    """What a user may do: `restricted` users sign in and watch, `user`s also generate, `admin`s
+    also run the instance (the admin page)."""
+
+    ADMIN = "admin"
+    USER = "user"
+    RESTRICTED = "restricted"
+    ALL = (ADMIN, USER, RESTRICTED)
+
+
+class LimitOverrides(SQLModel):
+    """Per-user limits set by an admin; None: the instance's setting applies."""
+
+    max_concurrent_jobs: int | None = None
+    daily_videos: int | None = None
+    daily_gpu_seconds: int | None = None
+    monthly_gpu_seconds: int | None = None
+
+
+class Account(LimitOverrides, table=True):
+    """A user the app has seen (created on first sign-in), with what the instance lets them do."""
+
+    __tablename__ = "accounts"
+
+    user_id: str = Field(primary_key=True, max_length=255)
+    # The verified e-mail address Clerk had when the account was created (None in dev mode).
+    email: str | None = Field(default=None, max_length=320)
+    role: str = Field(max_length=20)
+    disabled_at: datetime | None = _timestamp()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class TermsAcceptance(SQLModel, table=True):
+    """A user accepted this version of the operator's terms at this time."""
+
+    __tablename__ = "terms_acceptances"
+
+    user_id: str = Field(primary_key=True, max_length=255)
+    version: str = Field(primary_key=True, max_length=100)
+    accepted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Voucher(SQLModel, table=True):
+    """A code an admin hands out: redeeming it makes a restricted user a full user."""
+
+    __tablename__ = "vouchers"
+
+    code: str = Field(primary_key=True, max_length=64)
+    max_uses: int
+    uses: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    note: str = Field(default="", max_length=200)
+    expires_at: datetime | None = _timestamp()
+    revoked_at: datetime | None = _timestamp()
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class VoucherRedemption(SQLModel, table=True):
+    """Who redeemed which code (a user redeems a code once)."""
+
+    __tablename__ = "voucher_redemptions"
+
+    code: str = Field(primary_key=True, max_length=64, foreign_key="vouchers.code")
+    user_id: str = Field(primary_key=True, max_length=255)
+    redeemed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One admin action: who did what to whom, when."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: str = Field(max_length=255)
+    action: str = Field(max_length=50)
+    target: str = Field(max_length=255)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+
+
+accounts: sa.Table = Account.__table__  # type: ignore[attr-defined]
+terms_acceptances: sa.Table = TermsAcceptance.__table__  # type: ignore[attr-defined]
+vouchers: sa.Table = Voucher.__table__  # type: ignore[attr-defined]
+voucher_redemptions: sa.Table = VoucherRedemption.__table__  # type: ignore[attr-defined]
+audit_log: sa.Table = AuditEntry.__table__  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from openv_app.models import GenerationColumns, Video, VideoBase
 from openv_app.services.errors import invalid_input
@@ -68,3 +68,49 @@ class PublicPage(BaseModel):
 class VideoPage(BaseModel):
     videos: list[VideoOut]
     next_cursor: str | None
+
+
+class UsageOut(BaseModel):
+    """What the user used against their limits (today: the last 24 hours)."""
+
+    unfinished: int
+    max_concurrent_jobs: int
+    videos_today: int
+    daily_videos: int
+    gpu_seconds_today: float
+    daily_gpu_seconds: int | None
+    gpu_seconds_this_month: float
+    monthly_gpu_seconds: int | None
+
+
+class AccountOut(BaseModel):
+    """The signed-in user's standing: may they generate now, and if not, what to do."""
+
+    user_id: str
+    email: str | None
+    role: str
+    disabled: bool
+    may_generate: bool
+    # Why not, and the field that would change it (`voucher`, `terms` or `account`).
+    blocked_reason: str | None
+    blocked_field: str | None
+    terms_version: str | None  # the current terms' version (None: the instance has none)
+    terms_accepted: bool
+    usage: UsageOut
+
+
+class TermsOut(BaseModel):
+    version: str
+    text: str
+
+
+class TermsAcceptance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, max_length=100)
+
+
+class VoucherCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=64)

@@ -127,8 +127,24 @@ class Settings(BaseSettings):
     # GPU seconds (RunPod's executionTime) a user may use in 24 hours; unset: no such limit.
     daily_gpu_seconds: int | None = Field(default=None, ge=1)
     max_prompt_length: int = Field(default=1000, ge=1, le=MAX_PROMPT_LENGTH)
+    # GPU seconds a user may use in a calendar month (UTC); unset: no such limit. An admin can
+    # override this and the three limits above per user.
+    monthly_gpu_seconds: int | None = Field(default=None, ge=1)
 
-    @field_validator("public_base_url", "runpod_base_url", "app_url")
+    # Who may generate (with Clerk; the dev sign-in's one user is an admin). open: every
+    # signed-in user; invite-only: new users are restricted until they redeem a voucher;
+    # allowlist: new users whose verified e-mail is in ACCESS_ALLOWLIST, others restricted.
+    access_policy: Literal["open", "invite-only", "allowlist"] = "open"
+    # Comma-separated addresses (ann@example.com) and domains (example.com).
+    access_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Clerk's Backend API, asked for a new user's verified e-mail. Unset: the SDK's default.
+    clerk_api_url: str | None = None
+    # The operator's terms (a plain-text or Markdown file) and their version: users accept the
+    # current version before their first video, and again whenever the version changes.
+    terms_file: Path | None = None
+    terms_version: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("public_base_url", "runpod_base_url", "app_url", "clerk_api_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         if value is None:
@@ -142,6 +158,11 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: str | list[str]) -> list[str]:
         items = value.split(",") if isinstance(value, str) else value
         return [item.strip().rstrip("/") for item in items if item.strip()]
+
+    @field_validator("access_allowlist", mode="before")
+    @classmethod
+    def _addresses_and_domains(cls, value: str | list[str]) -> list[str]:
+        return [entry.lower().removeprefix("@") for entry in cls._comma_separated(value)]
 
     @field_validator("frame_ancestors", mode="before")
     @classmethod
@@ -178,6 +199,14 @@ class Settings(BaseSettings):
             )
         if not self.dev_auth and not (self.clerk_issuer and self.clerk_authorized_parties):
             raise ValueError("CLERK_ISSUER and CLERK_AUTHORIZED_PARTIES are required when Clerk is configured")
+        if self.access_policy == "allowlist" and not self.access_allowlist:
+            raise ValueError("ACCESS_ALLOWLIST (addresses or domains) is required for ACCESS_POLICY=allowlist")
+        if self.access_policy == "allowlist" and not self.dev_auth and self.clerk_secret_key is None:
+            raise ValueError("CLERK_SECRET_KEY is required for ACCESS_POLICY=allowlist (to read verified e-mails)")
+        if (self.terms_file is None) != (self.terms_version is None):
+            raise ValueError("TERMS_FILE and TERMS_VERSION go together: set both or neither")
+        if self.terms_file is not None and not self.terms_file.is_file():
+            raise ValueError(f"TERMS_FILE {self.terms_file} is not a readable file")
         if self.storage_backend == "supabase" and not (self.supabase_url and self.supabase_service_role_key):
             raise ValueError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are required for STORAGE_BACKEND=supabase")
         return self

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
 
 from openv_app.services.auth import resolve_user
-from openv_app.services.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from openv_app.services.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, invalid_input
 from openv_app.services.jobs import JobService
 from openv_app.services.wiring import get_job_service
 
@@ -54,3 +55,19 @@ async def json_body(request: Request) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise InvalidInput("body: not valid JSON", field="body") from error
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def parsed_body(request: Request, model: type[Body]) -> Body:
+    """The request's JSON as `model`; 400 naming the first bad field."""
+    try:
+        return model.model_validate(await json_body(request))
+    except ValidationError as error:
+        raise invalid_input(error) from error
+
+
+def declared_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a body read with `parsed_body` (FastAPI does not see it)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}

@@ -67,3 +67,9 @@ class AuthError(AppError):
 def invalid_input(error: ValidationError) -> InvalidInput:
     message, field = first_error(error.errors())
     return InvalidInput(message, field=field)
+
+
+class UpstreamUnavailable(AppError):
+    """A service the answer depends on (Clerk) could not be asked; trying again may work."""
+
+    status_code = 503

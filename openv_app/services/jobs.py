@@ -2,8 +2,8 @@
 delete. Every change to a video goes through here and is announced to the listeners.
 
 Plain Python used by the HTTP API, the status poller and the Reflex states alike. Reading
-(`queries`), the limits (`quota`), file removal (`files`) and the metrics' job counts (`stats`)
-are parts it is built from.
+(`queries`), who may generate (`accounts`), the limits (`quota`), file removal (`files`) and
+the metrics' job counts (`stats`) are parts it is built from.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from openv_app.db import Database
 from openv_app.logs import job_fields
 from openv_app.models import Video, utcnow, videos
 from openv_app.schemas import GenerationRequest, settings_of
+from openv_app.services.accounts import Accounts
 from openv_app.services.attempts import is_transient, job_ttl_s, queue_again_update
 from openv_app.services.cleanup import FileCleanup
+from openv_app.services.clerk_users import clerk_email_lookup
 from openv_app.services.errors import Conflict, InvalidInput, NotFound
 from openv_app.services.queries import COLUMNS, VideoQueries, as_uuid, owned_by
 from openv_app.services.quota import Quota
@@ -58,7 +60,8 @@ class JobService:
 
     def __post_init__(self) -> None:
         self.queries = VideoQueries(self.db)
-        self.quota = Quota(self.settings, self.db)
+        self.accounts = Accounts(self.settings, self.db, clerk_email_lookup(self.settings))
+        self.quota = Quota(self.accounts, self.db)
         self.files = FileCleanup(self.queries, self.storage)
         self.stats = JobStatsReader(self.db)
         # Refuses, at start-up, a ttl that outlives the upload URLs.
@@ -96,8 +99,10 @@ class JobService:
         )
         # The limit check and the insert hold the user's lock together, so concurrent submits
         # (from any number of app processes) cannot both pass the check.
+        await self.accounts.get(user_id)  # made on first sight, outside the lock: it may ask Clerk
         async with self.db.transaction(lock_key=f"submit:{user_id}") as connection:
-            await self.quota.check(connection, user_id)
+            limits = await self.accounts.check_may_generate(connection, user_id)
+            await self.quota.check(connection, user_id, limits)
             await connection.execute(sa.insert(videos).values(video.model_dump(exclude_none=True)))
         await self._notify(video)
         return await self._queue_on_runpod(video)
@@ -220,11 +225,11 @@ class JobService:
 
     # user actions -----------------------------------------------------------------------
 
-    async def cancel(self, user_id: str, video_id: uuid.UUID | str) -> Video:
+    async def cancel(self, user_id: str, video_id: uuid.UUID | str, reason: str = "Cancelled by the user") -> Video:
         video = await self.queries.get_video(user_id, video_id)
         if is_terminal(video.status):
             raise Conflict(f"video is already {video.status.lower()}")
-        return await self._stop_job(video, "Cancelled by the user")
+        return await self._stop_job(video, reason)
 
     async def _stop_job(self, video: Video, reason: str) -> Video:
         if video.runpod_job_id:

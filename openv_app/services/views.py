@@ -1,12 +1,12 @@
 """A video as the API and the UI show it: one builder for the owner's view (signed storage URLs,
-the share link) and one for the public view of a shared video."""
+the share link), one for the public view of a shared video, and the user's account standing."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from openv_app.models import Video
-from openv_app.schemas import PublicVideo, VideoOut
+from openv_app.schemas import AccountOut, PublicVideo, UsageOut, VideoOut
 
 if TYPE_CHECKING:
     from openv_app.services.jobs import JobService
@@ -49,3 +49,32 @@ def public_view(service: JobService, video: Video) -> PublicVideo:
 def public_media_path(video: Video, name: str) -> str | None:
     """The stored file behind a shared video's public media name, if there is one."""
     return getattr(video, PUBLIC_MEDIA[name]) if name in PUBLIC_MEDIA else None
+
+
+async def account_view(service: JobService, user_id: str) -> AccountOut:
+    """The user's standing and usage, as the API answers it and the studio shows it."""
+    standing = await service.accounts.standing(user_id)
+    usage = await service.quota.usage(user_id)
+    account, blocker, limits = standing.account, standing.blocker, usage.limits
+    terms = service.accounts.terms
+    return AccountOut(
+        user_id=account.user_id,
+        email=account.email,
+        role=account.role,
+        disabled=account.disabled_at is not None,
+        may_generate=blocker is None,
+        blocked_reason=blocker.message if blocker else None,
+        blocked_field=blocker.field if blocker else None,
+        terms_version=terms.version if terms else None,
+        terms_accepted=standing.terms_accepted,
+        usage=UsageOut(
+            unfinished=usage.unfinished,
+            max_concurrent_jobs=limits.max_concurrent_jobs,
+            videos_today=usage.videos_today,
+            daily_videos=limits.daily_videos,
+            gpu_seconds_today=usage.gpu_seconds_today,
+            daily_gpu_seconds=limits.daily_gpu_seconds,
+            gpu_seconds_this_month=usage.gpu_seconds_this_month,
+            monthly_gpu_seconds=limits.monthly_gpu_seconds,
+        ),
+    )

@@ -84,8 +84,12 @@ def timing_text(view: VideoOut) -> str:
 def usage_text(usage: Usage) -> str:
     text = f"Today: {usage.videos_today} of {usage.videos_limit} videos"
     if usage.gpu_seconds_limit is not None:
-        return f"{text} · {usage.gpu_seconds_today:.0f} of {usage.gpu_seconds_limit} GPU seconds"
-    return f"{text} · {usage.gpu_seconds_today:.0f} GPU seconds"
+        text = f"{text} · {usage.gpu_seconds_today:.0f} of {usage.gpu_seconds_limit} GPU seconds"
+    else:
+        text = f"{text} · {usage.gpu_seconds_today:.0f} GPU seconds"
+    if usage.limits.monthly_gpu_seconds is not None:
+        text += f" · this month {usage.gpu_seconds_this_month:.0f} of {usage.limits.monthly_gpu_seconds}"
+    return text
 
 
 def status_text(view: VideoOut) -> str:
