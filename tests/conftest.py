@@ -22,10 +22,13 @@ import pytest
 import sqlalchemy as sa
 
 from openv_app.db import make_sync_engine
+from tests.support.accounts import MAKER
 from tests.support.apps import AppUnderTest, serve_apps
 from tests.support.availability import require_empty_redis, require_postgres
 from tests.support.browser import launch_chromium, page_recording_errors
+from tests.support.clerk_backend import ClerkBackend
 from tests.support.databases import ADMIN_URL, migrate, scratch_database
+from tests.support.handlers import quick_video_handler
 from tests.support.processes import RunningApp, prod_app_with_local_runpod
 from tests.support.redis_server import RedisServer, redis_server
 from tests.support.servers import LocalRunPod, ServerThread, start_local_runpod
@@ -97,6 +100,27 @@ def app_factory(database_url: str, tmp_path: Path) -> Iterator[Callable[..., App
     database, local storage in tmp_path and the given RunPod endpoint."""
     with serve_apps(database_url, tmp_path / "storage") as start:
         yield start
+
+
+@pytest.fixture
+def clerk_backend() -> Iterator[ClerkBackend]:
+    """Clerk's Backend API stand-in (users and their e-mail addresses) on a real port."""
+    backend = ClerkBackend()
+    with ServerThread(backend.app()) as server:
+        backend.url = f"{server.url}/v1"
+        yield backend
+
+
+@pytest.fixture
+def clerk_app(app_factory, runpod_factory, clerk_backend) -> Callable[..., AppUnderTest]:
+    """`start(**settings)`: the API in Clerk mode (tokens from `tests.support.accounts.MAKER`),
+    reading users from the Clerk stand-in; its jobs stay queued."""
+    runpod = runpod_factory(quick_video_handler, concurrency=0)
+
+    def start(**settings: Any) -> AppUnderTest:
+        return app_factory(runpod, **MAKER.settings(), **clerk_backend.settings(), **settings)
+
+    return start
 
 
 @pytest.fixture(scope="session")

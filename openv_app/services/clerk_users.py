@@ -11,11 +11,15 @@ from dataclasses import dataclass
 import httpx
 from clerk_backend_api import Clerk
 from clerk_backend_api.models import ClerkBaseError, User
+from clerk_backend_api.utils.retries import BackoffStrategy, RetryConfig
 
 from openv_app.services.errors import UpstreamUnavailable
 from openv_app.settings import Settings
 
 TIMEOUT_MS = 5000
+# The SDK's default retries a 5xx for up to an hour; a user is waiting on this answer, so a
+# few quick tries within 3 s, then "try again".
+RETRIES = RetryConfig("backoff", BackoffStrategy(200, 1000, 2.0, 3000, jitter_ms=100), retry_connection_errors=True)
 
 
 def verified_primary_email(user: User) -> str | None:
@@ -37,7 +41,9 @@ class ClerkUsers:
 
     async def verified_email(self, user_id: str) -> str | None:
         try:
-            async with Clerk(bearer_auth=self.secret_key, server_url=self.api_url, timeout_ms=TIMEOUT_MS) as clerk:
+            async with Clerk(
+                bearer_auth=self.secret_key, server_url=self.api_url, timeout_ms=TIMEOUT_MS, retry_config=RETRIES
+            ) as clerk:
                 user = await clerk.users.get_async(user_id=user_id)
         except (ClerkBaseError, httpx.HTTPError) as error:
             raise UpstreamUnavailable(f"Could not read the account from Clerk ({error}); try again.") from error
