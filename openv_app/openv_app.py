@@ -9,14 +9,17 @@ from reflex.utils.processes import get_num_workers
 from openv_app import live, metrics
 from openv_app.api.main import api
 from openv_app.api.security_headers import SecurityHeaders
+from openv_app.components.not_found import not_found
 from openv_app.logs import configure_logging
 from openv_app.models import Video
+from openv_app.pages.admin import admin
 from openv_app.pages.explore import explore
 from openv_app.pages.index import index
 from openv_app.services.clerk_auth import frontend_api_host
 from openv_app.services.poller import run_status_poller
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
+from openv_app.states.admin import AdminState
 from openv_app.states.explore import ExploreState
 from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
@@ -68,6 +71,16 @@ app.add_page(
     # Clerk sign-in; in dev mode a first visit loads it twice).
     on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library],
 )
+
+app.add_page(
+    admin,
+    route="/admin",
+    title="Admin — OpenV",
+    description="Run this OpenV instance: users, vouchers, jobs in flight.",
+    meta=THEME_COLOR,
+    on_load=[SessionState.load_session, AdminState.load_admin],
+)
+app.add_page(not_found, route="404", title="404: Page not found — OpenV", meta=THEME_COLOR)
 
 pusher = live.TabPusher(app, get_tab_registry())
 

@@ -6,6 +6,7 @@ import reflex as rx
 
 from openv_app.components.callouts import error_callout
 from openv_app.components.fields import labelled, range_input, select
+from openv_app.states.account import AccountState
 from openv_app.states.studio import CHOICES, GenerateState
 from worker.contract import MODELS
 
@@ -150,7 +151,7 @@ def submit_row() -> rx.Component:
             rx.cond(GenerateState.submitting, rx.spinner(), rx.icon("sparkles")),
             "Generate",
             on_click=GenerateState.submit,
-            disabled=~GenerateState.can_submit,
+            disabled=~GenerateState.can_submit | ~AccountState.may_generate,
             size="3",
             id="generate",
         ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from openv_app.settings import get_settings
+from openv_app.states.account import AccountState
 from openv_app.states.session import SessionState
 
 
@@ -44,6 +45,7 @@ def header(*title: rx.Component, link: rx.Component) -> rx.Component:
         rx.hstack(
             *title,
             rx.spacer(),
+            rx.cond(AccountState.is_admin, rx.link("Admin", href="/admin", id="to-admin")),
             link,
             account_controls(),
             rx.color_mode.button(id="color-mode", aria_label="Switch light or dark mode"),

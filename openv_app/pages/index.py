@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 
+from openv_app.components.access_panel import access_panel
 from openv_app.components.dialogs import confirm_delete, player
 from openv_app.components.generate_form import generate_form
 from openv_app.components.header import studio_header
 from openv_app.components.library_grid import library
 from openv_app.components.sign_in import sign_in_panel
 from openv_app.settings import get_settings
+from openv_app.states.account import AccountState
 from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
 
@@ -30,7 +32,14 @@ def index() -> rx.Component:
             # rather than the sign-in panel that the session would then replace.
             SessionState.signed_in | ~rx.State.is_hydrated,
             # The library loads when this view appears: on load when signed in, and after a sign-in.
-            rx.vstack(generate_form(), library(), spacing="5", width="100%", on_mount=LibraryState.load_library),
+            rx.vstack(
+                access_panel(),
+                generate_form(),
+                library(),
+                spacing="5",
+                width="100%",
+                on_mount=[LibraryState.load_library, AccountState.load_account],
+            ),
             sign_in_panel(),
         ),
         player(),

@@ -9,11 +9,12 @@ import reflex as rx
 from reflex_base.event import KeyInputInfo
 
 from openv_app.models import Video
-from openv_app.schemas import settings_of
+from openv_app.schemas import GenerationRequest, settings_of
 from openv_app.services.errors import AppError
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 from openv_app.states import presets
+from openv_app.states.account import AccountState
 from openv_app.states.library import LibraryState
 from openv_app.states.session import SessionState
 from worker.contract import MAX_SEED, MODELS
@@ -148,10 +149,11 @@ class GenerateState(SessionState):
         try:
             video = await get_job_service().submit(self._current_user(), self._request())
         except AppError as error:
-            if error.field:
+            if error.field in GenerationRequest.model_fields:
                 self.field_errors[error.field] = error.message
-            else:
+            else:  # the request as a whole: a limit, or the account (the access panel says more)
                 self.form_error = error.message
+                await (await self.get_state(AccountState))._load()
         else:
             if not self.seed_locked:
                 self.seed = random.randint(0, MAX_SEED)

@@ -28,6 +28,26 @@ REFLEX_ENV = {
 PROD_WORKERS = 2
 # What the operator's Prometheus would send (METRICS_TOKEN) to the production app under test.
 PROD_METRICS_TOKEN = "e2e-metrics-token-0123456789"
+# The production app under test has terms of use, which the dev user accepted before it started
+# (the terms test withdraws the acceptance to see the studio ask for it).
+PROD_TERMS_VERSION = "e2e-1"
+PROD_TERMS_TEXT = "Be kind to each other.\nNo videos of real people without their consent."
+
+
+def accept_prod_terms(database_url: str) -> None:
+    import sqlalchemy as sa
+
+    from openv_app.db import make_sync_engine
+    from openv_app.models import terms_acceptances, utcnow
+    from openv_app.services.auth import DEV_USER_ID
+
+    engine = make_sync_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.delete(terms_acceptances).where(terms_acceptances.c.user_id == DEV_USER_ID))
+        connection.execute(
+            sa.insert(terms_acceptances).values(user_id=DEV_USER_ID, version=PROD_TERMS_VERSION, accepted_at=utcnow())
+        )
+    engine.dispose()
 
 
 def reflex_prod_command(port: int, backend_only: bool = False) -> list[str]:
@@ -127,6 +147,9 @@ def prod_app_with_local_runpod(folder: Path, database_url: str, redis_url: str) 
         scripted_handler, api_key=LOCAL_RUNPOD_API_KEY, webhook_retry_delay_s=0.5
     )
     metrics_dir, log = folder / "prometheus", folder / "reflex.log"
+    terms = folder / "terms.md"
+    terms.write_text(PROD_TERMS_TEXT)
+    accept_prod_terms(database_url)
     app = production_app(
         database_url,
         "e2e-secret",
@@ -146,6 +169,8 @@ def prod_app_with_local_runpod(folder: Path, database_url: str, redis_url: str) 
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         METRICS_TOKEN=PROD_METRICS_TOKEN,
         LOG_FORMAT="json",
+        TERMS_FILE=str(terms),
+        TERMS_VERSION=PROD_TERMS_VERSION,
     )
     try:
         with app as url:
