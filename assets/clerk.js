@@ -20,10 +20,16 @@ window.openvSessionToken = async function () {
     }
     return null;
   }
+  window.openvMountUserButton();
+  return await clerk.session.getToken();
+};
+
+// The button's box appears only once the server has verified the token (the signed-in view):
+// the state calls this again then.
+window.openvMountUserButton = function () {
   const button = document.getElementById("clerk-user-button");
-  if (button && !button.dataset.mounted) {
-    clerk.mountUserButton(button);
+  if (window.Clerk && window.Clerk.session && button && !button.dataset.mounted) {
+    window.Clerk.mountUserButton(button);
     button.dataset.mounted = "1";
   }
-  return await clerk.session.getToken();
 };

@@ -13,24 +13,10 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from tests.support.browser import CARD_STATUS_JS, RECORD_VIOLATIONS, assert_security_headers
 from tests.support.servers import ServerThread
 
 HASHED_SCRIPT = re.compile(r'/assets/[^"/]+-[A-Za-z0-9_-]{8}\.js')
-# Every violation of the page's policy, as the browser reports it to the page.
-RECORD_VIOLATIONS = """window.cspViolations = [];
-document.addEventListener('securitypolicyviolation',
-    event => window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`));"""
-STATUS_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]
-    .some(card => card.textContent.includes(prompt) && card.dataset.status === status)"""
-
-
-def assert_security_headers(response: httpx.Response) -> None:
-    csp = response.headers["content-security-policy"]
-    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
-    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]  # hashes, not any inline script
-    assert response.headers["x-frame-options"] == "DENY"
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
 
 
 def csp_errors(page) -> list[str]:
@@ -75,7 +61,7 @@ def test_studio_works_under_the_policy(prod_app, page):
     page.click("#generate")
     card = page.locator(".video-card", has_text=prompt)
     expect(card).to_be_visible()
-    page.wait_for_function(STATUS_JS, arg=[prompt, "COMPLETED"], polling="raf", timeout=60000)
+    page.wait_for_function(CARD_STATUS_JS, arg=[prompt, "COMPLETED"], polling="raf", timeout=60000)
     # The poster and the video come from the storage origin the policy names.
     poster = card.locator(".poster img")
     expect(poster).to_be_visible()

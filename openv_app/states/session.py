@@ -62,14 +62,17 @@ class SessionState(rx.State):
             return rx.call_script("window.openvSessionToken()", callback=SessionState.receive_session_token)
 
     @rx.event
-    async def receive_session_token(self, token: str | None) -> None:
+    async def receive_session_token(self, token: str | None):
         try:
             identity = await verify_session_token(get_settings(), token or "")
         except AuthError:
             self._user_id, self.signed_in = "", False
-            return
+            return None
+        newly_signed_in = not self.signed_in
         self._user_id, self.signed_in = identity.user_id, True
         self._session_valid_until = identity.expires_at + SESSION_GRACE_S
+        # The signed-in view (with the user button's box) renders with this update.
+        return rx.call_script("window.openvMountUserButton()") if newly_signed_in else None
 
     @rx.event
     def sign_out(self):

@@ -101,3 +101,19 @@ def tabs_on_two_workers(browser: Any, app: RunningApp) -> tuple[list[Any], list[
     client.close()
     assert len(tabs_by_worker) == 2, f"all tabs landed on one of {PROD_WORKERS} workers"
     return list(tabs_by_worker.values()), opened
+
+
+# Every violation of the page's policy, as the browser reports it to the page.
+RECORD_VIOLATIONS = """window.cspViolations = [];
+document.addEventListener('securitypolicyviolation',
+    event => window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`));"""
+
+
+def assert_security_headers(response: Any) -> None:
+    """An httpx or Playwright response."""
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]  # hashes, not any inline script
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"

@@ -4,6 +4,7 @@ runs it (production build, one port)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,12 +61,12 @@ def reflex_prod_command(port: int, backend_only: bool = False) -> list[str]:
     return [sys.executable, "-m", "reflex", "run", "--env", "prod", *ports]
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """A child process in the project root, in a session of its own, output to `log`."""
+def start(args: list[str], env: dict[str, str], log: Path, cwd: Path = PROJECT_ROOT) -> subprocess.Popen:
+    """A child process in the project root (or `cwd`), in a session of its own, output to `log`."""
     with log.open("w") as output:
         return subprocess.Popen(
             args,
-            cwd=PROJECT_ROOT,
+            cwd=cwd,
             env={**os.environ, **env},
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -98,13 +99,40 @@ def wait_for(
     raise TimeoutError(url)
 
 
+def project_copy(folder: Path) -> Path:
+    """The project's tracked files and its frontend folder (with its installed packages) copied
+    to `folder`: an app built there (its pages differ with Clerk configured) leaves the build the
+    other tests serve alone."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    for name in tracked.stdout.splitlines():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (PROJECT_ROOT / name).is_file():
+            shutil.copy2(PROJECT_ROOT / name, target)
+    if (PROJECT_ROOT / ".web").is_dir():
+        web = PROJECT_ROOT / ".web"
+
+        def earlier_build(directory: str, names: list[str]) -> list[str]:
+            return ["build"] if Path(directory) == web else []
+
+        shutil.copytree(web, folder / ".web", symlinks=True, ignore=earlier_build)
+    return folder
+
+
 @contextmanager
 def production_app(
-    database_url: str, secret: str, log: Path, backend_only: bool = False, timeout: float = 600, **env: str
+    database_url: str,
+    secret: str,
+    log: Path,
+    backend_only: bool = False,
+    timeout: float = 600,
+    port: int | None = None,
+    project_dir: Path = PROJECT_ROOT,
+    **env: str,
 ) -> Iterator[str]:
     """The app as `make prod` runs it, signed in as the dev user, with these environment
     settings on top; yields its URL once it answers, stops it afterwards."""
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     settings = {
         "DATABASE_URL": database_url,
@@ -114,7 +142,7 @@ def production_app(
         **env,
         **REFLEX_ENV,
     }
-    process = start(reflex_prod_command(port, backend_only), settings, log)
+    process = start(reflex_prod_command(port, backend_only), settings, log, cwd=project_dir)
     try:
         wait_for(f"{url}/api/health", process, timeout, log, interval=1)
         if not backend_only:
