@@ -58,6 +58,10 @@ def test_no_serious_accessibility_violations(prod_app, browser, scheme):
     page.wait_for_selector(".sample-card")
     found["explore"] = serious_violations(page)
     page.screenshot(path=str(ARTIFACTS / f"explore_{scheme}.png"), full_page=True)
+    httpx.post(f"{prod_app.url}/api/admin/vouchers", json={"note": "a11y"})  # a row in each table
+    page.goto(f"{prod_app.url}/admin")
+    page.wait_for_selector("#users-table")
+    found["admin"] = serious_violations(page)
     context.close()
     assert found == {name: [] for name in found}
 
