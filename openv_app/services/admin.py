@@ -213,9 +213,10 @@ class Admin:
         video = await self.jobs.queries.by_id(as_uuid(video_id))
         if video.deleted_at is not None or is_terminal(video.status):
             raise Conflict(f"video is already {video.status.lower()}")
+        cancelled = await self._cancel(video, "Cancelled by an admin")
         async with self.jobs.db.transaction() as connection:
             await audit.record(connection, actor_id, "cancel_job", str(video.id), owner=video.user_id)
-        return await self._cancel(video, "Cancelled by an admin")
+        return cancelled
 
     async def endpoint_health(self) -> dict[str, Any]:
         return await self.jobs.runpod.health()

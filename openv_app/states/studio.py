@@ -10,7 +10,7 @@ from reflex_base.event import KeyInputInfo
 
 from openv_app.models import Video
 from openv_app.schemas import GenerationRequest, settings_of
-from openv_app.services.errors import AppError
+from openv_app.services.errors import AppError, Forbidden
 from openv_app.services.wiring import get_job_service
 from openv_app.settings import get_settings
 from openv_app.states import presets
@@ -151,8 +151,9 @@ class GenerateState(SessionState):
         except AppError as error:
             if error.field in GenerationRequest.model_fields:
                 self.field_errors[error.field] = error.message
-            else:  # the request as a whole: a limit, or the account (the access panel says more)
+            else:  # the request as a whole: a limit, the session, the account
                 self.form_error = error.message
+            if isinstance(error, Forbidden):  # the account's standing changed: the access panel says what to do
                 await (await self.get_state(AccountState))._load()
         else:
             if not self.seed_locked:
