@@ -5,19 +5,163 @@ once, and a request the app accepts is one the worker accepts.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 MAX_SEED = 2**32 - 1
-MODELS = ("wan2.1-t2v-1.3b",)
 MAX_PROMPT_LENGTH = 4000  # the worker's hard cap; the app may set a lower one (MAX_PROMPT_LENGTH)
 MAX_URL_LENGTH = 2000
-# Wan's VAE shrinks 8x in space and 4x in time and its transformer patches 2x2: sizes are
-# multiples of 16 and frame counts 4k+1.
+# Wan2.1's VAE shrinks 8x in space and 4x in time and its transformer patches 2x2: sizes are
+# multiples of 16 and frame counts 4k+1. (The default model's rule; each model has its own.)
 SIZE_MULTIPLE = 16
 FRAME_STEP = 4
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model a worker can serve: what it takes and the bounds of every setting.
+
+    `num_frames` is `frame_step * k + 1` (the VAE's temporal compression); width and height are
+    multiples of `size_multiple` (spatial compression times the transformer's patch size).
+    """
+
+    id: str
+    name: str
+    description: str
+    family: Literal["wan", "ltx"]  # the engine that runs it (worker/engines/)
+    accepts_image: bool  # takes a start image (the video's first frame)
+    accepts_text_only: bool  # runs without one
+    size_multiple: int
+    min_size: int
+    max_size: int
+    default_width: int
+    default_height: int
+    frame_step: int
+    min_frames: int
+    max_frames: int
+    default_frames: int
+    min_steps: int
+    max_steps: int
+    default_steps: int
+    min_guidance: float
+    max_guidance: float
+    default_guidance: float
+    min_fps: int
+    max_fps: int
+    default_fps: int
+
+    def defaults(self) -> dict[str, Any]:
+        """The settings a request for this model leaves out."""
+        return {
+            "width": self.default_width,
+            "height": self.default_height,
+            "num_frames": self.default_frames,
+            "fps": self.default_fps,
+            "steps": self.default_steps,
+            "guidance_scale": self.default_guidance,
+        }
+
+    def frame_examples(self) -> str:
+        return ", ".join(str(self.frame_step * k + 1) for k in (3, 6, 12) if self.frame_step * k + 1 <= self.max_frames)
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {
+    spec.id: spec
+    for spec in (
+        ModelSpec(
+            id="wan2.1-t2v-1.3b",
+            name="Wan2.1 T2V 1.3B",
+            description="Text to video at 480p, 16 fps; small and quick.",
+            family="wan",
+            accepts_image=False,
+            accepts_text_only=True,
+            size_multiple=16,
+            min_size=128,
+            max_size=1280,
+            default_width=832,
+            default_height=480,
+            frame_step=4,
+            min_frames=5,
+            max_frames=161,
+            default_frames=33,
+            min_steps=1,
+            max_steps=100,
+            default_steps=30,
+            min_guidance=0.0,
+            max_guidance=20.0,
+            default_guidance=5.0,
+            min_fps=4,
+            max_fps=30,
+            default_fps=16,
+        ),
+        ModelSpec(
+            id="wan2.2-ti2v-5b",
+            name="Wan2.2 TI2V 5B",
+            description="Text or a start image to video at 720p (1280x704), 24 fps.",
+            family="wan",
+            accepts_image=True,
+            accepts_text_only=True,
+            # Wan2.2's VAE compresses 16x in space (and 4x in time), the transformer patches 2x2.
+            size_multiple=32,
+            min_size=128,
+            max_size=1280,
+            default_width=1280,
+            default_height=704,
+            frame_step=4,
+            min_frames=5,
+            max_frames=121,
+            default_frames=121,
+            min_steps=1,
+            max_steps=100,
+            default_steps=50,
+            min_guidance=0.0,
+            max_guidance=20.0,
+            default_guidance=5.0,
+            min_fps=4,
+            max_fps=30,
+            default_fps=24,
+        ),
+        ModelSpec(
+            id="ltx-video-distilled",
+            name="LTX-Video distilled",
+            description="Text or a start image to video in 8 steps, without guidance; the fastest.",
+            family="ltx",
+            accepts_image=True,
+            accepts_text_only=True,
+            # LTX-Video's VAE compresses 32x in space and 8x in time; its transformer patches 1x1.
+            size_multiple=32,
+            min_size=128,
+            max_size=1280,
+            default_width=768,
+            default_height=512,
+            frame_step=8,
+            min_frames=9,
+            max_frames=257,
+            default_frames=121,
+            min_steps=1,
+            max_steps=20,
+            default_steps=8,
+            min_guidance=1.0,
+            max_guidance=5.0,
+            default_guidance=1.0,
+            min_fps=8,
+            max_fps=30,
+            default_fps=24,
+        ),
+    )
+}
+MODELS = tuple(MODEL_SPECS)  # the first is the default
+DEFAULT_MODEL = MODELS[0]
+
+# The envelope of every model's bounds: a field outside it is wrong for every model, and the
+# per-model check (GenerationSettings._fits_the_model) narrows it to the request's model.
+_SIZE_STEP = min(spec.size_multiple for spec in MODEL_SPECS.values())
+_MIN_SIZE = min(spec.min_size for spec in MODEL_SPECS.values())
+_MAX_SIZE = max(spec.max_size for spec in MODEL_SPECS.values())
 
 
 def storable_text(value: str) -> str:
@@ -31,39 +175,105 @@ def storable_text(value: str) -> str:
     return value
 
 
+def http_url(value: str | None) -> str | None:
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _refuse(message: str) -> PydanticCustomError:
+    """A validation error told as `message` alone (a ValueError gets pydantic's "Value error, ")."""
+    return PydanticCustomError("model_bounds", message.replace("{", "{{").replace("}", "}}"))
+
+
+def _range_error(value: float, low: float, high: float, model: str) -> None:
+    if not low <= value <= high:
+        raise _refuse(f"must be from {low:g} to {high:g} for {model}")
+
+
 class GenerationSettings(BaseModel):
-    """The settings of one generation, as a user asks for them and the worker runs them."""
+    """The settings of one generation, as a user asks for them and the worker runs them.
+
+    Each field is checked against the bounds of the request's model (MODEL_SPECS), and the
+    ones a request leaves out take that model's defaults.
+    """
 
     model_config = ConfigDict(allow_inf_nan=False)
 
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
     negative_prompt: str = Field(default="", max_length=2000)
-    model: str = MODELS[0]
-    width: int = Field(default=832, ge=128, le=1280, multiple_of=SIZE_MULTIPLE)
-    height: int = Field(default=480, ge=128, le=1280, multiple_of=SIZE_MULTIPLE)
-    num_frames: int = Field(default=33, ge=5, le=161)
+    # Before the fields below: their checks read the (valid) model from the data so far.
+    model: str = Field(default=DEFAULT_MODEL, description=f"one of {', '.join(MODELS)}")
+    width: int = Field(default=832, ge=_MIN_SIZE, le=_MAX_SIZE, multiple_of=_SIZE_STEP)
+    height: int = Field(default=480, ge=_MIN_SIZE, le=_MAX_SIZE, multiple_of=_SIZE_STEP)
+    num_frames: int = Field(default=33, ge=5, le=max(spec.max_frames for spec in MODEL_SPECS.values()))
     fps: int = Field(default=16, ge=4, le=30)
     steps: int = Field(default=30, ge=1, le=100)
     guidance_scale: float = Field(default=5.0, ge=0.0, le=20.0)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    # The video's first frame, for a model that accepts one (fetched by the worker).
+    start_image_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH, validate_default=True)
+    # How a start image of another aspect ratio is fitted to width x height: "crop" cuts the
+    # middle out, "pad" letterboxes it with black.
+    image_fit: Literal["crop", "pad"] = "crop"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_defaults(cls, data: Any) -> Any:
+        """Fill the settings a request leaves out with its model's defaults."""
+        if isinstance(data, dict):
+            model = data.get("model", DEFAULT_MODEL)
+            spec = MODEL_SPECS.get(model) if isinstance(model, str) else None
+            if spec is not None:
+                return {**spec.defaults(), **data}
+        return data
 
     @field_validator("prompt", "negative_prompt")
     @classmethod
     def _storable_text(cls, value: str) -> str:
         return storable_text(value)
 
-    @field_validator("num_frames")
-    @classmethod
-    def _frames_fit_the_model(cls, value: int) -> int:
-        if (value - 1) % FRAME_STEP:
-            raise ValueError("must be 4k+1 (e.g. 17, 33, 81)")
-        return value
-
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str) -> str:
-        if value not in MODELS:
+        if value not in MODEL_SPECS:
             raise ValueError(f"must be one of {', '.join(MODELS)}")
+        return value
+
+    @field_validator("width", "height", "num_frames", "fps", "steps", "guidance_scale")
+    @classmethod
+    def _fits_the_model(cls, value: Any, info: ValidationInfo) -> Any:
+        spec = MODEL_SPECS.get(info.data.get("model", ""))
+        if spec is None:  # the model itself was refused: that error is the one told
+            return value
+        if info.field_name in ("width", "height"):
+            _range_error(value, spec.min_size, spec.max_size, spec.id)
+            if value % spec.size_multiple:
+                raise _refuse(f"must be a multiple of {spec.size_multiple} for {spec.id}")
+        elif info.field_name == "num_frames":
+            if (value - 1) % spec.frame_step:
+                raise _refuse(f"must be {spec.frame_step}k+1 for {spec.id} (e.g. {spec.frame_examples()})")
+            _range_error(value, spec.min_frames, spec.max_frames, spec.id)
+        elif info.field_name == "fps":
+            _range_error(value, spec.min_fps, spec.max_fps, spec.id)
+        elif info.field_name == "steps":
+            _range_error(value, spec.min_steps, spec.max_steps, spec.id)
+        else:
+            _range_error(value, spec.min_guidance, spec.max_guidance, spec.id)
+        return value
+
+    @field_validator("start_image_url")
+    @classmethod
+    def _start_image_fits_the_model(cls, value: str | None, info: ValidationInfo) -> str | None:
+        http_url(value)
+        spec = MODEL_SPECS.get(info.data.get("model", ""))
+        if spec is not None:
+            if value is not None and not spec.accepts_image:
+                raise _refuse(f"{spec.id} takes no start image (it makes video from text only)")
+            if value is None and not spec.accepts_text_only:
+                raise _refuse(f"required for {spec.id} (it makes video from a start image)")
         return value
 
 
@@ -87,11 +297,7 @@ class JobInput(GenerationSettings):
     @field_validator("progress_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None:
-            parts = urlsplit(value)
-            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-                raise ValueError("must be an http(s) URL")
-        return value
+        return http_url(value)
 
 
 class Progress(BaseModel):
