@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from worker.encode import encode_mp4  # noqa: E402
-from worker.engines import DiffusersWanEngine, GenerationParams, build_tiny_wan  # noqa: E402
+from worker.engines import GenerationParams, build_tiny_wan  # noqa: E402
+from worker.engines.wan import DiffusersWanEngine  # noqa: E402
 
 
 def build_random_wan(folder: Path) -> Path:
