@@ -40,7 +40,8 @@ def fetch_start_image(url: str, width: int, height: int, fit: Literal["crop", "p
     return fit_image(decode_image(download_image(url)), width, height, fit)
 
 
-def download_image(url: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+def download_image(url: str, max_bytes: int | None = None) -> bytes:
+    max_bytes = max_bytes or MAX_IMAGE_BYTES
     where = url.split("?", 1)[0]  # a signed URL's query is a credential: never logged or told
     try:
         with httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=5) as client:
@@ -66,14 +67,15 @@ def download_image(url: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
 
 
 def _too_large(size: int | None, max_bytes: int) -> str:
-    limit = f"{max_bytes // (1024 * 1024)} MB"
+    limit = f"{max_bytes // 2**20} MB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
     return (
         f"the image is {size} bytes, over the limit of {limit}" if size else f"the image is over the limit of {limit}"
     )
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
     """RGB, upright (EXIF orientation applied), transparency flattened onto black."""
+    max_pixels = max_pixels or MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
