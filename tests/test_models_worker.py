@@ -280,3 +280,10 @@ def test_the_local_endpoint_serves_every_model_with_a_start_image(tiny_weights, 
         )
         assert done["status"] == "COMPLETED", (model, done.get("error"))
         assert done["output"]["num_frames"] == MODEL_SPECS[model].frame_step + 1
+
+
+def test_the_served_model_is_loaded_once_however_it_is_named(tiny_weights):
+    config = EngineConfig.from_env()
+    assert (
+        load_engine(config) is load_engine(config, config.model) is load_engine(EngineConfig.from_env(), config.model)
+    )

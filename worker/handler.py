@@ -63,8 +63,9 @@ def generate(job: dict[str, Any], params: JobInput) -> dict[str, Any]:
     report_progress(job, Progress(stage="loading", step=0, total=params.steps).model_dump())
     start_image = None
     if params.start_image_url is not None:
+        mark = time.perf_counter()
         start_image = fetch_start_image(params.start_image_url, params.width, params.height, params.image_fit)
-        timings["image_s"] = time.perf_counter() - started
+        timings["image_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
     engine = load_engine(config, params.model)
     timings["load_s"] = time.perf_counter() - mark

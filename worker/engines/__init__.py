@@ -84,11 +84,14 @@ class EngineConfig:
             raise ModelUnavailable(f"this worker serves {self.model}, not {model} (one endpoint per model)")
 
 
-@lru_cache
 def load_engine(config: EngineConfig, model: str | None = None) -> Engine:
     """The process's engine for `model` (default: the one it serves), loaded once: a RunPod
     worker serves many jobs per load."""
-    model = model or config.model
+    return _load_engine(config, model or config.model)
+
+
+@lru_cache
+def _load_engine(config: EngineConfig, model: str) -> Engine:
     config.check_serves(model)
     family = MODEL_SPECS[model].family
     if config.name == "tiny":
