@@ -8,10 +8,10 @@
     python bench/worker.py --engine weights --model wan2.1-t2v-1.3b --weights /models/Wan2.1-T2V-1.3B-Diffusers --fbc 0.05
 
 `random` is for GPU timing without downloading weights: each model's tiny pipeline with its
-transformer and VAE swapped for the real architecture's sizes (`REAL_SIZES`), random bf16
-weights built straight on the device; the text encoder stays tiny (one forward pass a job, a
-small share of the time). Its frames are noise. The LTX VAE is LTX-Video 0.9.0's layout (the
-distilled checkpoints' 0.9.5+ VAE differs in detail; decoding is a small share of LTX's time).
+transformer and VAE swapped for the real architecture's sizes (`REAL_SIZES`), random weights
+built straight on the device in the engine's dtype (bf16 on the GPU); the text encoder stays tiny (one forward pass a job, a
+small share of the time). Its frames are noise. The LTX VAE is LTX-Video 0.9.1's layout (the
+distilled checkpoints' 0.9.5+ VAE differs in detail).
 """
 
 from __future__ import annotations
@@ -82,7 +82,18 @@ REAL_SIZES: dict[str, dict[str, dict[str, Any]]] = {
             "cross_attention_dim": 4096,
             "num_layers": 48,
         },
-        "vae": {"timestep_conditioning": True},
+        "vae": {  # LTX-Video 0.9.1's layout: the timestep-conditioned decoder, 32x32x8 compression
+            "block_out_channels": (128, 256, 512, 512),
+            "layers_per_block": (4, 3, 3, 3, 4),
+            "spatio_temporal_scaling": (True, True, True, False),
+            "decoder_block_out_channels": (256, 512, 1024),
+            "decoder_layers_per_block": (5, 6, 7, 8),
+            "decoder_spatio_temporal_scaling": (True, True, True),
+            "decoder_inject_noise": (True, True, True, False),
+            "upsample_factor": (2, 2, 2),
+            "upsample_residual": (True, True, True),
+            "timestep_conditioning": True,
+        },
     },
 }
 LTX_2B = {"num_attention_heads": 32, "attention_head_dim": 64, "cross_attention_dim": 2048, "num_layers": 28}
@@ -97,7 +108,7 @@ def swap_in_real_sizes(engine: Any, model: str, device: str, ltx_2b: bool = Fals
     wan = MODEL_SPECS[model].family == "wan"
     transformer_config = {**sizes["transformer"], **(LTX_2B if ltx_2b else {})}
     transformer_config["text_dim" if wan else "caption_channels"] = TEXT_DIM
-    torch.set_default_dtype(torch.bfloat16)
+    torch.set_default_dtype(engine.pipeline.transformer.dtype)  # the engine's: bf16 on the GPU
     try:
         with torch.device(device):
             transformer = (WanTransformer3DModel if wan else LTXVideoTransformer3DModel)(**transformer_config)

@@ -28,9 +28,13 @@ FRAME_STEP = 4
 
 # The envelope of every model's bounds: a field outside it is wrong for every model, and the
 # per-model check (GenerationSettings._fits_the_model) narrows it to the request's model.
-_SIZE_STEP = min(spec.size_multiple for spec in MODEL_SPECS.values())
-_MIN_SIZE = min(spec.min_size for spec in MODEL_SPECS.values())
-_MAX_SIZE = max(spec.max_size for spec in MODEL_SPECS.values())
+_SPECS = MODEL_SPECS.values()
+_SIZE_STEP = min(spec.size_multiple for spec in _SPECS)
+_MIN_SIZE, _MAX_SIZE = min(spec.min_size for spec in _SPECS), max(spec.max_size for spec in _SPECS)
+_MIN_FRAMES, _MAX_FRAMES = min(spec.min_frames for spec in _SPECS), max(spec.max_frames for spec in _SPECS)
+_MIN_FPS, _MAX_FPS = min(spec.min_fps for spec in _SPECS), max(spec.max_fps for spec in _SPECS)
+_MIN_STEPS, _MAX_STEPS = min(spec.min_steps for spec in _SPECS), max(spec.max_steps for spec in _SPECS)
+_MIN_GUIDANCE, _MAX_GUIDANCE = min(spec.min_guidance for spec in _SPECS), max(spec.max_guidance for spec in _SPECS)
 
 
 def storable_text(value: str) -> str:
@@ -77,10 +81,10 @@ class GenerationSettings(BaseModel):
     model: str = Field(default=DEFAULT_MODEL, description=f"one of {', '.join(MODELS)}")
     width: int = Field(default=832, ge=_MIN_SIZE, le=_MAX_SIZE, multiple_of=_SIZE_STEP)
     height: int = Field(default=480, ge=_MIN_SIZE, le=_MAX_SIZE, multiple_of=_SIZE_STEP)
-    num_frames: int = Field(default=33, ge=5, le=max(spec.max_frames for spec in MODEL_SPECS.values()))
-    fps: int = Field(default=16, ge=4, le=30)
-    steps: int = Field(default=30, ge=1, le=100)
-    guidance_scale: float = Field(default=5.0, ge=0.0, le=20.0)
+    num_frames: int = Field(default=33, ge=_MIN_FRAMES, le=_MAX_FRAMES)
+    fps: int = Field(default=16, ge=_MIN_FPS, le=_MAX_FPS)
+    steps: int = Field(default=30, ge=_MIN_STEPS, le=_MAX_STEPS)
+    guidance_scale: float = Field(default=5.0, ge=_MIN_GUIDANCE, le=_MAX_GUIDANCE)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     # The video's first frame, for a model that accepts one (fetched by the worker).
     start_image_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH, validate_default=True)
@@ -111,6 +115,8 @@ class GenerationSettings(BaseModel):
             raise ValueError(f"must be one of {', '.join(MODELS)}")
         return value
 
+    # Field validators reading the model already validated (not a model validator after all
+    # fields): so an error's location is the field, as `first_error` tells it to the user.
     @field_validator("width", "height", "num_frames", "fps", "steps", "guidance_scale")
     @classmethod
     def _fits_the_model(cls, value: Any, info: ValidationInfo) -> Any:
