@@ -40,8 +40,9 @@ class GenerationRequest(GenerationSettings):
 
 
 def settings_of(video: Video) -> dict[str, Any]:
-    """The generation settings of a video, as a request would give them."""
-    return {name: getattr(video, name) for name in GenerationRequest.model_fields}
+    """The generation settings of a video, as a request would give them (a setting the row has
+    no column for, such as a start image, takes its default)."""
+    return {name: getattr(video, name) for name in GenerationRequest.model_fields if hasattr(video, name)}
 
 
 class VideoOut(VideoBase):

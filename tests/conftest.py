@@ -125,14 +125,14 @@ def clerk_app(app_factory, runpod_factory, clerk_backend) -> Callable[..., AppUn
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny Wan pipeline, built once per test run, used by the real handler."""
-    from worker.engines import build_tiny_wan
+    """The default model's tiny pipeline, built once per test run, used by the real handler;
+    the other models' tiny pipelines are built beside it when a test first asks for them."""
+    from worker.contract import DEFAULT_MODEL
+    from worker.engines import tiny_weights_dir
 
-    folder = tmp_path_factory.mktemp("tiny-wan")
-    build_tiny_wan(folder)
-    os.environ["OPENV_TINY_DIR"] = str(folder)
+    os.environ["OPENV_TINY_DIR"] = str(tmp_path_factory.mktemp("tiny"))
     os.environ["OPENV_ENGINE"] = "tiny"
-    return folder
+    return tiny_weights_dir(DEFAULT_MODEL)
 
 
 # --- the whole app in production mode, and a browser ---------------------------------------

@@ -16,16 +16,29 @@ from openv_app.settings import PROJECT_ROOT
 DOCKERFILE = PROJECT_ROOT / "worker" / "Dockerfile"
 REQUIREMENTS = PROJECT_ROOT / "worker" / "requirements.txt"
 RUN_HANDLER = """
-import json, pathlib, sys
+import http.server, io, json, threading
 import runpod  # the SDK the image starts with
-from worker.engines import build_tiny_wan
+from PIL import Image
 from worker import progress
-build_tiny_wan(pathlib.Path(sys.argv[1]))
 updates = []
 progress.set_local_reporter(lambda job, update: updates.append(update["stage"]))
 from worker.handler import handler
 job = {"prompt": "a fox in snow", "width": 128, "height": 128, "num_frames": 9, "fps": 8, "steps": 2, "seed": 3}
-print(json.dumps({"result": handler({"id": "j", "input": job}), "stages": updates}))
+result = handler({"id": "j", "input": job})
+# An image-to-video job: the start image served over HTTP, fetched and decoded by the worker.
+class Image_(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = io.BytesIO()
+        Image.new("RGB", (200, 120), (200, 40, 40)).save(body, format="JPEG")
+        self.send_response(200)
+        self.send_header("content-length", str(len(body.getvalue())))
+        self.end_headers()
+        self.wfile.write(body.getvalue())
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Image_)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+image_job = {**job, "model": "ltx-video-distilled", "start_image_url": f"http://127.0.0.1:{server.server_port}/a.jpg"}
+image_result = handler({"id": "k", "input": image_job})
+print(json.dumps({"result": result, "stages": updates[:4], "image_result": image_result}))
 """
 
 
@@ -59,7 +72,7 @@ def test_worker_requirements_alone_run_the_handler(tmp_path: Path):
         "PYTHONPATH": str(PROJECT_ROOT),
     }
     run = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", RUN_HANDLER, str(tmp_path / "tiny")],
+        [str(venv / "bin" / "python"), "-c", RUN_HANDLER],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -73,3 +86,6 @@ def test_worker_requirements_alone_run_the_handler(tmp_path: Path):
     mp4 = base64.b64decode(result["video"].split(",", 1)[1])
     assert mp4[4:8] == b"ftyp" and (result["width"], result["num_frames"]) == (128, 9)
     assert output["stages"] == ["loading", "denoising", "denoising", "encoding"]
+    image_result = output["image_result"]
+    assert "error" not in image_result, image_result
+    assert (image_result["width"], image_result["num_frames"], image_result["engine"]) == (128, 9, "tiny")

@@ -16,8 +16,9 @@ from pydantic import ValidationError
 
 from worker.contract import JobInput, JobOutput, Progress, UploadTargets, first_error
 from worker.encode import encode_mp4, encode_poster
-from worker.engines import EngineConfig, GenerationParams, WeightsMissing, load_engine
+from worker.engines import EngineConfig, GenerationParams, ModelUnavailable, WeightsMissing, load_engine
 from worker.progress import finish, report_progress
+from worker.start_image import StartImageRefused, StartImageUnavailable, fetch_start_image
 from worker.upload import UploadError, put_file
 
 log = logging.getLogger("worker")
@@ -38,8 +39,12 @@ def handler(job: dict[str, Any]) -> dict[str, Any]:
         return {"error": validation_message(error)}
     try:
         return generate(job, params)
-    except WeightsMissing as error:
+    except (WeightsMissing, ModelUnavailable) as error:
         return {"error": f"model unavailable: {error}"}
+    except StartImageRefused as error:
+        return {"error": f"invalid input: start_image_url: {error}"}
+    except StartImageUnavailable as error:  # not a refusal: the app runs the job again
+        return {"error": str(error)}
     except UploadError as error:  # not a refusal: the app runs the job again (contract.is_refusal)
         return {"error": str(error)}
     except Exception as error:  # a clear one-line error, never a traceback dump
@@ -53,9 +58,17 @@ def handler(job: dict[str, Any]) -> dict[str, Any]:
 def generate(job: dict[str, Any], params: JobInput) -> dict[str, Any]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    config = EngineConfig.from_env()
+    config.check_serves(params.model)  # before any work: a job for another model is refused at once
     report_progress(job, Progress(stage="loading", step=0, total=params.steps).model_dump())
-    engine = load_engine(EngineConfig.from_env())
-    timings["load_s"] = time.perf_counter() - started
+    start_image = None
+    if params.start_image_url is not None:
+        mark = time.perf_counter()
+        start_image = fetch_start_image(params.start_image_url, params.width, params.height, params.image_fit)
+        timings["image_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    engine = load_engine(config, params.model)
+    timings["load_s"] = time.perf_counter() - mark
 
     request = GenerationParams(
         prompt=params.prompt,
@@ -66,6 +79,8 @@ def generate(job: dict[str, Any], params: JobInput) -> dict[str, Any]:
         steps=params.steps,
         guidance_scale=params.guidance_scale,
         seed=params.seed,
+        fps=params.fps,
+        image=start_image,
     )
 
     def on_step(step: int, total: int) -> None:
@@ -128,6 +143,7 @@ def _without_query(url: str) -> str:
 if __name__ == "__main__":
     import runpod
 
-    # Load the model before taking jobs so a missing weights folder fails the worker at start.
+    # Load the model before taking jobs so a missing weights folder fails the worker at start
+    # (a tiny worker loads each model's tiny pipeline when a job first asks for it).
     load_engine(EngineConfig.from_env())
     runpod.serverless.start({"handler": handler})
