@@ -29,9 +29,9 @@ from openv_app.services.cleanup import FileCleanup
 from openv_app.services.clerk_users import clerk_email_lookup
 from openv_app.services.errors import Conflict, InvalidInput, NotFound
 from openv_app.services.queries import COLUMNS, VideoQueries, as_uuid, owned_by
+from openv_app.services.queueing import RunPodQueue
 from openv_app.services.quota import Quota
 from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound, RunPodUnconfirmed
-from openv_app.services.signing import callback_url
 from openv_app.services.stats import JobStatsReader
 from openv_app.services.statuses import (
     RUNPOD_STATUSES,
@@ -39,10 +39,10 @@ from openv_app.services.statuses import (
     VideoStatus,
     is_terminal,
 )
-from openv_app.services.storage import Storage, StorageError, video_paths
+from openv_app.services.storage import Storage, StorageError
 from openv_app.services.transitions import QuietPeriod, transition_update
 from openv_app.settings import Settings
-from worker.contract import MAX_SEED, JobInput, UploadTargets
+from worker.contract import MAX_SEED
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class JobService:
         self.stats = JobStatsReader(self.db)
         # Refuses, at start-up, a ttl that outlives the upload URLs.
         self.job_ttl_s = job_ttl_s(self.settings, self.storage.upload_url_lifetime_s)
+        self.queue = RunPodQueue(self.settings, self.storage, self.runpod, self.job_ttl_s)
 
     async def aclose(self) -> None:
         """Close the network clients and the database pool (at shutdown)."""
@@ -107,24 +108,9 @@ class JobService:
         await self._notify(video)
         return await self._queue_on_runpod(video)
 
-    def _callback(self, route: str, video: Video) -> str:
-        return callback_url(self.settings.public_base_url, self.settings.secret, route, str(video.id), video.attempts)
-
     async def _queue_on_runpod(self, video: Video) -> Video:
-        video_path, poster_path = video_paths(video.user_id, str(video.id))
         try:
-            upload = UploadTargets(
-                video=await self.storage.create_upload_url(video_path),
-                poster=await self.storage.create_upload_url(poster_path),
-            )
-            progress_url = self._callback("progress", video)
-            job_input = JobInput(**settings_of(video), upload=upload, progress_url=progress_url).model_dump()
-            job = await self.runpod.run(
-                job_input,
-                webhook=self._callback("webhook", video),
-                execution_timeout_ms=self.settings.runpod_execution_timeout_s * 1000,
-                ttl_ms=self.job_ttl_s * 1000,
-            )
+            job = await self.queue.send(video)
         except RunPodUnconfirmed as error:
             # RunPod may have queued the job: asking again could run (and bill) it twice. The
             # video waits for the job's webhook, which adopts it, or fails once the job's
