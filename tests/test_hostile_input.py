@@ -83,6 +83,10 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(app_factory):
     assert missing.status_code == 404 and "error" in missing.json()
     wrong = httpx.put(f"{app.url}/api/videos", json={})
     assert wrong.status_code == 405 and "error" in wrong.json()
+    # `Allow` names every method of the path, however many routes serve it (RFC 9110).
+    assert wrong.headers["allow"] == "GET"
+    assert httpx.put(f"{app.url}/api/runpod", json={}).headers["allow"] == "GET, POST"
+    assert httpx.options(f"{app.url}/api/videos/x/share").headers["allow"] == "DELETE, POST"
 
 
 def test_signed_urls_refuse_odd_expiries_and_cover_the_download_name(app_factory):
