@@ -1,16 +1,17 @@
-"""What routes depend on: the job service, the signed-in user, JSON-only bodies."""
+"""What routes depend on: the job service, the signed-in user, JSON-only bodies, page cursors."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from openv_app.services.auth import resolve_user
 from openv_app.services.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from openv_app.services.jobs import JobService
+from openv_app.services.queries import CURSOR_PATTERN
 from openv_app.services.wiring import get_job_service
 
 MAX_JSON_BYTES = 256 * 1024
@@ -36,6 +37,8 @@ def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
 Service = Annotated[JobService, Depends(get_job_service)]
 User = Annotated[str, Depends(current_user)]
 JSON_ONLY = [Depends(require_json)]
+# A list's page cursor: the `next_cursor` the previous page returned (400 for anything else).
+Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="The `next_cursor` of the previous page.")]
 
 
 async def json_body(request: Request) -> Any:

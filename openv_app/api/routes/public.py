@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from openv_app.api.deps import Service
+from openv_app.api.deps import Cursor, Service
 from openv_app.api.errors import errors
 from openv_app.api.public_page import render_not_found, render_public_page
 from openv_app.schemas import PublicPage, PublicVideo
@@ -20,7 +20,7 @@ router = APIRouter(tags=["public"])
 
 @router.get("/api/public", response_model=PublicPage, responses=errors())
 async def shared_videos(
-    service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
+    service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: Cursor = None
 ) -> PublicPage:
     """Videos their owners chose to share, newest first (the Explore gallery)."""
     found, next_cursor = await service.queries.shared_videos(limit, before)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from openv_app.api.deps import Service, User
+from openv_app.api.deps import Cursor, Service, User
 from openv_app.api.errors import errors
 from openv_app.schemas import VideoOut, VideoPage
 from openv_app.services.views import owner_view
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/videos", tags=["videos"])
 
 @router.get("", response_model=VideoPage, responses=errors(401, 502))
 async def list_videos(
-    user: User, service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
+    user: User, service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: Cursor = None
 ) -> VideoPage:
     videos, next_cursor = await service.queries.list_videos(user, limit, before)
     return VideoPage(videos=[await owner_view(service, video) for video in videos], next_cursor=next_cursor)
