@@ -35,6 +35,13 @@ def post_json(app, path: str, text: str, **kwargs) -> httpx.Response:
         ("guidance_scale", "NaN"),
         ("guidance_scale", "Infinity"),
         ("seed", "1" * 400),
+        # What the schema does not call a number or a model is refused, not converted.
+        ("seed", "true"),
+        ("steps", '"3"'),
+        ("guidance_scale", "false"),
+        ("model", '"wan9"'),
+        ("num_frames", "160"),  # in range, but not 4k+1: the schema lists the counts
+        ("prompt", '" \\u001c\\u3000 "'),  # only what str.strip() removes
     ],
 )
 def test_unstorable_or_absurd_values_are_400_naming_the_field(app_factory, field, raw):

@@ -18,14 +18,15 @@ from openv_app.services.errors import AuthError, UnprocessableReport, first_erro
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.signing import webhook_token_matches
 from openv_app.services.views import owner_view
+from openv_app.settings import get_settings
 from worker.contract import ProgressReport
 
 router = APIRouter(prefix="/api/runpod", tags=["jobs"])
 Report = TypeVar("Report", bound=BaseModel)
 
 
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+def _body_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 # A report's attempt of the video's job (automatic retries run new jobs); absent: the first.
@@ -42,7 +43,7 @@ _VIDEO_LINKS = {
     "",
     status_code=201,
     response_model=VideoOut,
-    openapi_extra=_body_schema(GenerationRequest),
+    openapi_extra=_body_schema(GenerationRequest.json_schema(get_settings().max_prompt_length)),
     dependencies=JSON_ONLY,
     responses={201: {"links": _VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)},
 )
@@ -94,7 +95,7 @@ ProgressTimer = Annotated[ReportTimer, Depends(progress_timer)]
 
 @router.post(
     "/webhook",
-    openapi_extra=_body_schema(RunPodJob),
+    openapi_extra=_body_schema(RunPodJob.model_json_schema()),
     dependencies=[Depends(webhook_timer), *JSON_ONLY],
     responses=REPORT_RESPONSES,
 )
@@ -107,7 +108,7 @@ async def runpod_webhook(request: Request, service: Service, sender: Sender, tim
 
 @router.post(
     "/progress",
-    openapi_extra=_body_schema(ProgressReport),
+    openapi_extra=_body_schema(ProgressReport.model_json_schema()),
     dependencies=[Depends(progress_timer), *JSON_ONLY],
     responses=REPORT_RESPONSES,
 )
