@@ -4,31 +4,76 @@ them. Plain data: building them from a row (signing URLs) is `services/views.py`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from openv_app.models import GenerationColumns, Video, VideoBase
 from openv_app.services.errors import invalid_input
-from worker.contract import MAX_PROMPT_LENGTH, MAX_SEED, GenerationSettings
+from worker.contract import FRAME_STEP, MAX_PROMPT_LENGTH, MAX_SEED, MODELS, GenerationSettings
+
+# What `str.strip()` removes, spelt with escapes that JSON Schema (ECMA 262), Python and Rust
+# regular expressions all read alike: a prompt needs one character besides these, and no text
+# may hold NUL (`storable_text`).
+STRIPPED = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+PROMPT_PATTERN = rf"^[^\x00]*[^\x00{STRIPPED}][^\x00]*$"
+TEXT_PATTERN = r"^[^\x00]*$"
+
+
+def _declare_the_rules(schema: dict[str, Any]) -> None:
+    """The schema states the rules the validators add: the models, the frame counts, the
+    prompt's pattern."""
+    properties = schema["properties"]
+    properties["model"]["enum"] = list(MODELS)
+    frames = properties["num_frames"]
+    frames["enum"] = [n for n in range(frames["minimum"], frames["maximum"] + 1) if (n - 1) % FRAME_STEP == 0]
+    properties["prompt"]["pattern"] = PROMPT_PATTERN
+    properties["negative_prompt"]["pattern"] = TEXT_PATTERN
+
+
+def _numeric_fields(model: type[BaseModel]) -> set[str]:
+    numeric = {int, float, type(None)}
+    return {
+        name
+        for name, field in model.model_fields.items()
+        if set(get_args(field.annotation) or [field.annotation]) <= numeric
+    }
 
 
 class GenerationRequest(GenerationSettings):
     """What a user asks for: the job contract's settings, with the seed optional (random when
     left out) and the operator's prompt-length limit."""
 
+    model_config = ConfigDict(json_schema_extra=_declare_the_rules)
+
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)  # type: ignore[assignment]
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """A number is what JSON Schema calls one: not a string or a boolean, which pydantic
+        would convert ("3", true); 128.0 is still the integer 128."""
+        if isinstance(value, bool | str) and info.field_name in _numeric_fields(cls):
+            raise ValueError("must be a number")
+        return value
 
     @field_validator("prompt")
     @classmethod
     def _prompt_present_and_short(cls, value: str, info: ValidationInfo) -> str:
+        max_length = (info.context or {}).get("max_prompt_length", MAX_PROMPT_LENGTH)
+        if len(value) > max_length:  # as sent, as the schema's maxLength counts
+            raise ValueError(f"must be at most {max_length} characters")
         value = value.strip()
         if not value:
             raise ValueError("must not be empty")
-        max_length = (info.context or {}).get("max_prompt_length", MAX_PROMPT_LENGTH)
-        if len(value) > max_length:
-            raise ValueError(f"must be at most {max_length} characters")
         return value
+
+    @classmethod
+    def json_schema(cls, max_prompt_length: int) -> dict[str, Any]:
+        """The request's JSON Schema under the operator's prompt-length limit."""
+        schema = cls.model_json_schema()
+        schema["properties"]["prompt"]["maxLength"] = max_prompt_length
+        return schema
 
     @classmethod
     def parse(cls, data: Any, max_prompt_length: int) -> GenerationRequest:

@@ -234,11 +234,13 @@ def test_cancel_a_queued_job(app_factory, runpod_factory):
     runpod = runpod_factory(quick_video_handler, concurrency=0)
     app = app_factory(runpod)
     video = queued_video(app)
-    assert httpx.post(f"{app.url}/api/runpod/{video['id']}/retry", json={}).status_code == 409  # still queued
-    response = httpx.post(f"{app.url}/api/runpod/{video['id']}/cancel", json={})
+    assert httpx.post(f"{app.url}/api/videos/{video['id']}/retry", json={}).status_code == 409  # still queued
+    response = httpx.post(f"{app.url}/api/videos/{video['id']}/cancel", json={})
     assert response.status_code == 200 and response.json()["status"] == "CANCELLED"
     assert runpod.endpoint.jobs[video["runpod_job_id"]].status == "CANCELLED"
+    # The earlier names (/api/runpod/{id}…) still answer, as the same operations.
     assert httpx.post(f"{app.url}/api/runpod/{video['id']}/cancel", json={}).status_code == 409
+    assert httpx.get(f"{app.url}/api/runpod/{video['id']}").json()["status"] == "CANCELLED"
 
 
 def test_cancel_a_running_job_discards_its_result(app_factory, runpod_factory):
@@ -254,7 +256,7 @@ def test_failed_job_shows_error_and_can_be_retried(app_factory, runpod_factory):
     video = httpx.post(f"{app.url}/api/runpod", json=REQUEST).json()
     failed = wait_for_status(app, video["id"], "FAILED")
     assert "width" in failed["error"]
-    retried = httpx.post(f"{app.url}/api/runpod/{video['id']}/retry", json={})
+    retried = httpx.post(f"{app.url}/api/videos/{video['id']}/retry", json={})
     assert retried.status_code == 201
     assert retried.json()["id"] != video["id"] and retried.json()["seed"] == video["seed"]
     assert httpx.post(f"{app.url}/api/runpod/{video['id']}/retry", json={}).status_code == 201  # as often as wanted
@@ -322,6 +324,12 @@ def test_runpod_health_and_openapi_schema(app_factory, runpod_factory):
     assert set(health) == {"jobs", "workers"}
     schema = httpx.get(f"{app.url}/api/openapi.json").json()
     assert {"/api/runpod", "/api/runpod/webhook", "/api/videos", "/api/videos/{video_id}"} <= set(schema["paths"])
+    # One path per operation on a video, under it; the earlier /api/runpod/{id}… names are not listed.
+    assert {"/api/videos/{video_id}/cancel", "/api/videos/{video_id}/retry"} <= set(schema["paths"])
+    assert not [path for path in schema["paths"] if path.startswith("/api/runpod/{")]
+    operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
+    links = schema["paths"]["/api/runpod"]["post"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in links.values()} <= operations
     assert httpx.get(f"{app.url}/api/health").json()["status"] == "ok"
 
 

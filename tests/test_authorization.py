@@ -101,7 +101,7 @@ class ProbeState:
     def __init__(self, user: str | None) -> None:
         self.user = user
         self.videos: list[VideoCard] = []
-        self.next_cursor = "2100-01-01T00:00:00+00:00|ffffffff-ffff-ffff-ffff-ffffffffffff"
+        self.next_cursor = "4102444800000000_ffffffff-ffff-ffff-ffff-ffffffffffff"  # 2100-01-01
         self.action_error = ""
         self.player, self.player_open = VideoCard(), False
         self.confirm_delete_id = ""

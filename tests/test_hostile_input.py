@@ -35,6 +35,13 @@ def post_json(app, path: str, text: str, **kwargs) -> httpx.Response:
         ("guidance_scale", "NaN"),
         ("guidance_scale", "Infinity"),
         ("seed", "1" * 400),
+        # What the schema does not call a number or a model is refused, not converted.
+        ("seed", "true"),
+        ("steps", '"3"'),
+        ("guidance_scale", "false"),
+        ("model", '"wan9"'),
+        ("num_frames", "160"),  # in range, but not 4k+1: the schema lists the counts
+        ("prompt", '" \\u001c\\u3000 "'),  # only what str.strip() removes
     ],
 )
 def test_unstorable_or_absurd_values_are_400_naming_the_field(app_factory, field, raw):
@@ -83,6 +90,10 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(app_factory):
     assert missing.status_code == 404 and "error" in missing.json()
     wrong = httpx.put(f"{app.url}/api/videos", json={})
     assert wrong.status_code == 405 and "error" in wrong.json()
+    # `Allow` names every method of the path, however many routes serve it (RFC 9110).
+    assert wrong.headers["allow"] == "GET"
+    assert httpx.put(f"{app.url}/api/runpod", json={}).headers["allow"] == "GET, POST"
+    assert httpx.options(f"{app.url}/api/videos/x/share").headers["allow"] == "DELETE, POST"
 
 
 def test_signed_urls_refuse_odd_expiries_and_cover_the_download_name(app_factory):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, timedelta
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from openv_app.models import Video
 from openv_app.services.errors import InvalidInput
-from openv_app.services.queries import decode_cursor, encode_cursor
+from openv_app.services.queries import CURSOR_PATTERN, decode_cursor, encode_cursor
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.statuses import RUNPOD_STATUSES, is_terminal
 from openv_app.services.transitions import MAX_ERROR_LENGTH, MAX_STAGE_LENGTH, apply_runpod_status
@@ -81,6 +82,19 @@ def test_a_cursor_decodes_to_what_was_encoded(created_at, video_id):
     except OverflowError:  # outside what a UTC timestamp can hold
         return
     assert decode_cursor(encode_cursor(video)) == (expected, video_id)
+
+
+@given(st.datetimes(timezones=st.timezones()), st.uuids())
+def test_an_encoded_cursor_has_the_declared_pattern(created_at, video_id):
+    video = new_video()
+    video.id, video.created_at = video_id, created_at
+    assert re.fullmatch(CURSOR_PATTERN, encode_cursor(video))
+
+
+@given(st.from_regex(CURSOR_PATTERN, fullmatch=True))
+def test_every_cursor_of_the_declared_pattern_decodes(cursor):
+    created_at, video_id = decode_cursor(cursor)  # no InvalidInput: the API may declare the pattern
+    assert created_at.utcoffset() == timedelta(0) and str(video_id) == cursor.split("_")[1]
 
 
 @given(st.text())

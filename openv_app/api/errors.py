@@ -4,13 +4,16 @@ depends on fails."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from openv_app.services.errors import AppError, first_error
 from openv_app.services.runpod_client import RunPodError
@@ -36,6 +39,12 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorOut} for status in sorted({400, *statuses})}
 
 
+def error_entry(status: int) -> dict[str, Any]:
+    """An error status's entry in the built schema (what `errors` makes FastAPI write)."""
+    schema = {"$ref": f"#/components/schemas/{ErrorOut.__name__}"}
+    return {"description": HTTPStatus(status).phrase, "content": {"application/json": {"schema": schema}}}
+
+
 async def _app_error(request: Request, error: AppError) -> JSONResponse:
     return error_response(error.status_code, error.message, error.field, **error.details)
 
@@ -46,7 +55,21 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
-    return error_response(error.status_code, str(error.detail))
+    response = error_response(error.status_code, str(error.detail))
+    response.headers.update(error.headers or {})
+    if error.status_code == 405:
+        response.headers["Allow"] = ", ".join(sorted(allowed_methods(request)))
+    return response
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """A 405's `Allow` (RFC 9110 requires it): the methods of every route on the path the request
+    matched, as the schema lists them under it. (Starlette's names only the first route's.)"""
+    routes = [route for route in iter_route_contexts(request.app.routes) if isinstance(route.path_format, str)]
+    matched = next((route for route in routes if route.matches(request.scope)[0] != Match.NONE), None)
+    if matched is None:
+        return set()
+    return {method for route in routes if route.path_format == matched.path_format for method in route.methods or ()}
 
 
 async def _upstream_error(request: Request, error: Exception) -> JSONResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from openv_app.api.deps import Service
+from openv_app.api.deps import Service, document_dependencies
 from openv_app.api.errors import add_error_handlers
 from openv_app.api.request_metrics import RequestMetrics
 from openv_app.api.routes import account, admin, jobs, metrics, public, sharing, storage, videos
@@ -23,8 +23,13 @@ api = FastAPI(
     docs_url="/api/docs",
     openapi_url="/api/openapi.json",
     generate_unique_id_function=lambda route: route.name,
+    description=(
+        'Every error is JSON `{"error": "...", "field": "..."}`. A method a path does not list '
+        "answers 405 with `Allow` naming those it does."
+    ),
 )
 add_error_handlers(api)
+document_dependencies(api)  # what the routes' dependencies require and answer, in the schema
 api.add_middleware(RequestMetrics)
 
 

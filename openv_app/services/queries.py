@@ -5,9 +5,10 @@ Every statement returns all columns (`COLUMNS`) so rows become `Video` models di
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -112,11 +113,31 @@ def require(video: Video | None) -> Video:
     return video
 
 
+# A page's cursor: the last video's creation time (microseconds since the epoch, UTC) and id,
+# `<micros>_<uuid>`. Every string of this shape decodes (a time beyond what datetime holds is
+# clamped: no video is older or newer), so the API can declare it as the parameter's pattern
+# and answer 400 exactly for what does not match.
+CURSOR_PATTERN = r"^-?[0-9]{1,20}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_CURSOR = re.compile(CURSOR_PATTERN.removesuffix("$"))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_EARLIEST = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_LATEST = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+
+
 def encode_cursor(video: Video) -> str:
-    return f"{video.created_at.isoformat()}|{video.id}"
+    return f"{(video.created_at - _EPOCH) // _MICROSECOND}_{video.id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    if _CURSOR.fullmatch(cursor):
+        micros, video_id = cursor.split("_")
+        return _EPOCH + min(max(int(micros), _EARLIEST), _LATEST) * _MICROSECOND, uuid.UUID(video_id)
+    return _decode_iso_cursor(cursor)
+
+
+def _decode_iso_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The earlier `<ISO time>|<uuid>` cursors, which a studio tab's state may still hold."""
     try:
         created_at, video_id = cursor.split("|")
         timestamp = datetime.fromisoformat(created_at)

@@ -1,6 +1,7 @@
 """Running the instance (admins only): users, vouchers, jobs in flight, the endpoint's health,
 the audit log. Anyone else, signed in or not, gets the same 404 as for a path that does not
-exist, so these routes give nothing away."""
+exist, so these routes give nothing away; for the same reason they are not in the public
+OpenAPI schema (README's API table documents them)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from openv_app.services.errors import AuthError, NotFound
 from openv_app.services.views import owner_view
 from openv_app.services.vouchers import VoucherSpec
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], include_in_schema=False)
 
 
 async def admin_caller(

@@ -1,7 +1,9 @@
-"""Generation jobs: submit, RunPod's webhook and health, status, cancel, retry."""
+"""Generation jobs: submit, RunPod's webhook and health, the worker's progress; the earlier names
+of a video's status, cancel and retry."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -11,40 +13,35 @@ from pydantic import BaseModel, ValidationError
 
 from openv_app.api.deps import JSON_ONLY, Service, User, json_body
 from openv_app.api.errors import errors
-from openv_app.api.routes.videos import get_video
+from openv_app.api.routes.videos import VIDEO_LINKS, cancel_video, get_video, retry_video
 from openv_app.metrics import ReportTimer
 from openv_app.schemas import GenerationRequest, VideoOut
 from openv_app.services.errors import AuthError, UnprocessableReport, first_error
 from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.signing import webhook_token_matches
 from openv_app.services.views import owner_view
+from openv_app.settings import get_settings
 from worker.contract import ProgressReport
 
 router = APIRouter(prefix="/api/runpod", tags=["jobs"])
 Report = TypeVar("Report", bound=BaseModel)
 
 
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+def _body_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 # A report's attempt of the video's job (automatic retries run new jobs); absent: the first.
 Attempt = Annotated[int, Query(ge=0, le=100)]
-
-# Where a created video's id leads (OpenAPI links: clients and stateful API tests follow them).
-_VIDEO_LINKS = {
-    operation: {"operationId": operation, "parameters": {"video_id": "$response.body#/id"}}
-    for operation in ("video_status", "cancel_video", "retry_video", "get_video", "delete_video")
-}
 
 
 @router.post(
     "",
     status_code=201,
     response_model=VideoOut,
-    openapi_extra=_body_schema(GenerationRequest),
+    openapi_extra=_body_schema(GenerationRequest.json_schema(get_settings().max_prompt_length)),
     dependencies=JSON_ONLY,
-    responses={201: {"links": _VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)},
+    responses={201: {"links": VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)},
 )
 async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
     """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""
@@ -94,7 +91,7 @@ ProgressTimer = Annotated[ReportTimer, Depends(progress_timer)]
 
 @router.post(
     "/webhook",
-    openapi_extra=_body_schema(RunPodJob),
+    openapi_extra=_body_schema(RunPodJob.model_json_schema()),
     dependencies=[Depends(webhook_timer), *JSON_ONLY],
     responses=REPORT_RESPONSES,
 )
@@ -107,7 +104,7 @@ async def runpod_webhook(request: Request, service: Service, sender: Sender, tim
 
 @router.post(
     "/progress",
-    openapi_extra=_body_schema(ProgressReport),
+    openapi_extra=_body_schema(ProgressReport.model_json_schema()),
     dependencies=[Depends(progress_timer), *JSON_ONLY],
     responses=REPORT_RESPONSES,
 )
@@ -127,28 +124,24 @@ def _parse_report(model: type[Report], body: Any) -> Report:
         raise UnprocessableReport(message, field=field) from error
 
 
-# The job's status is the video itself: one handler, documented under both names.
-router.add_api_route(
-    "/{video_id}", get_video, name="video_status", response_model=VideoOut, responses=errors(401, 404, 502)
-)
+# The earlier names of a video's status, cancel and retry, still served. The schema lists each
+# operation once, under the video it acts on (`/api/videos/{video_id}…`, routes/videos.py): one
+# resource, one path, as clients and Schemathesis' stateful checks (a deleted video is gone from
+# every path below it) read it.
+@router.get("/{video_id:uuid}", response_model=VideoOut, include_in_schema=False)
+async def video_status(video_id: uuid.UUID, user: User, service: Service) -> VideoOut:
+    """Only for ids (`:uuid`), so that a GET of /webhook or /progress is a 405, as for any path."""
+    return await get_video(str(video_id), user, service)
 
 
-@router.post(
-    "/{video_id}/cancel",
-    response_model=VideoOut,
-    dependencies=JSON_ONLY,
-    responses=errors(401, 404, 409, 413, 415, 502),
-)
-async def cancel_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await owner_view(service, await service.cancel(user, video_id))
-
-
-@router.post(
-    "/{video_id}/retry",
-    status_code=201,
-    response_model=VideoOut,
-    dependencies=JSON_ONLY,
-    responses={201: {"links": _VIDEO_LINKS}, **errors(401, 404, 409, 413, 415, 429, 502)},
-)
-async def retry_video(video_id: str, user: User, service: Service) -> VideoOut:
-    return await owner_view(service, await service.retry(user, video_id))
+for action, endpoint, status_code in (("cancel", cancel_video, 200), ("retry", retry_video, 201)):
+    router.add_api_route(
+        f"/{{video_id}}/{action}",
+        endpoint,
+        methods=["POST"],
+        name=f"{action}_job",
+        status_code=status_code,
+        response_model=VideoOut,
+        dependencies=JSON_ONLY,
+        include_in_schema=False,
+    )

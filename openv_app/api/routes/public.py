@@ -5,22 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from openv_app.api.deps import Service
+from openv_app.api.deps import Cursor, Service
 from openv_app.api.errors import errors
 from openv_app.api.public_page import render_not_found, render_public_page
+from openv_app.api.routes.storage import MEDIA_RESPONSES
 from openv_app.schemas import PublicPage, PublicVideo
 from openv_app.services.errors import NotFound
-from openv_app.services.views import public_media_path, public_view, share_url
+from openv_app.services.views import PUBLIC_MEDIA, public_media_path, public_view, share_url
 
 router = APIRouter(tags=["public"])
 
 
 @router.get("/api/public", response_model=PublicPage, responses=errors())
 async def shared_videos(
-    service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: str | None = None
+    service: Service, limit: Annotated[int, Query(ge=1, le=100)] = 24, before: Cursor = None
 ) -> PublicPage:
     """Videos their owners chose to share, newest first (the Explore gallery)."""
     found, next_cursor = await service.queries.shared_videos(limit, before)
@@ -36,13 +37,14 @@ async def public_video(slug: str, service: Service) -> PublicVideo:
 @router.get(
     "/api/public/{slug}/{name}",
     response_class=Response,
-    responses={
-        200: {"content": {"video/mp4": {}, "image/jpeg": {}}},
-        206: {"content": {"video/mp4": {}}},
-        **errors(404, 502),
-    },
+    responses={**MEDIA_RESPONSES, **errors(404, 502)},
 )
-async def public_media(slug: str, name: str, request: Request, service: Service) -> Response:
+async def public_media(
+    slug: str,
+    name: Annotated[str, Path(json_schema_extra={"enum": list(PUBLIC_MEDIA)})],
+    request: Request,
+    service: Service,
+) -> Response:
     """A shared video's file, served by the app (ranges included, for seeking)."""
     path = public_media_path(await service.queries.public_video(slug), name)
     if not path:

@@ -12,7 +12,16 @@ from openv_app.services.views import owner_view
 router = APIRouter(prefix="/api/videos/{video_id}/share", tags=["sharing"])
 
 
-@router.post("", response_model=VideoOut, dependencies=JSON_ONLY, responses=errors(401, 404, 409, 413, 415, 502))
+# Where a shared video leads: its public page data, by the slug anyone may use.
+_PUBLIC_LINKS = {"public_video": {"operationId": "public_video", "parameters": {"slug": "$response.body#/share_slug"}}}
+
+
+@router.post(
+    "",
+    response_model=VideoOut,
+    dependencies=JSON_ONLY,
+    responses={200: {"links": _PUBLIC_LINKS}, **errors(401, 404, 409, 415, 502)},
+)
 async def share_video(video_id: str, user: User, service: Service) -> VideoOut:
     """Make a completed video public: its `share_url` opens without signing in. 409 if not completed."""
     return await owner_view(service, await service.share(user, video_id))

@@ -17,6 +17,26 @@ MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 
 router = APIRouter(prefix="/api/storage", tags=["storage"])
 
+# A stored file as the API answers it: whole, or the part a `Range` asked for.
+MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"video/mp4": {}, "image/jpeg": {}},
+        "headers": {
+            "Accept-Ranges": {"description": "`bytes`: a `Range` may ask for a part.", "schema": {"type": "string"}}
+        },
+    },
+    206: {
+        "content": {"video/mp4": {}, "image/jpeg": {}},
+        "headers": {
+            "Content-Range": {
+                "required": True,
+                "description": "The part sent: `bytes <first>-<last>/<size>`.",
+                "schema": {"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"},
+            }
+        },
+    },
+}
+
 
 def local_storage(service: Service) -> LocalStorage:
     if not isinstance(service.storage, LocalStorage):
@@ -27,7 +47,19 @@ def local_storage(service: Service) -> LocalStorage:
 Local = Annotated[LocalStorage, Depends(local_storage)]
 
 
-@router.put("/{path:path}", responses=errors(403, 404, 413))
+@router.put(
+    "/{path:path}",
+    responses=errors(403, 404, 413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The file.",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}} for media in ("video/mp4", "image/jpeg")
+            },
+        }
+    },
+)
 async def upload_file(
     path: str, request: Request, storage: Local, expires: str | None = None, sig: str | None = None
 ) -> dict[str, Any]:
@@ -46,7 +78,7 @@ async def upload_file(
 @router.get(
     "/{path:path}",
     response_class=FileResponse,
-    responses={200: {"content": {"video/mp4": {}, "image/jpeg": {}}}, **errors(403, 404)},
+    responses={**MEDIA_RESPONSES, **errors(403, 404)},
 )
 async def download_file(
     path: str,
