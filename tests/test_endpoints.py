@@ -20,6 +20,7 @@ from openv_app.services.runpod_client import RunPodClient
 from openv_app.services.signing import callback_url
 from openv_app.settings import Settings
 from openv_app.states import presets
+from tests.support.factories import insert_videos, video_row
 from tests.support.handlers import GatedHandler, quick_video_handler
 from tests.support.servers import wait_until
 from worker.contract import DEFAULT_MODEL, MODEL_SPECS, MODELS, JobInput
@@ -182,6 +183,22 @@ def test_each_job_goes_to_its_models_endpoint_and_so_do_cancel_retries_polls_and
     gate.release.set()
     wait_until(lambda: ltx.endpoint.jobs[again["runpod_job_id"]].status == "COMPLETED", timeout=30)
     wait_until(lambda: app.run(poll_once(app.service)) >= 0 and status_of(app, retried["id"])["status"] == "COMPLETED")
+
+
+def test_jobs_of_a_model_no_longer_served_are_cancelled_locally_and_fail_when_polled(two_endpoints, engine):
+    """The operator took the model's endpoint away while its jobs were in flight."""
+    app, wan, ltx, _ = two_endpoints
+    orphaned = [
+        video_row(user_id="dev-user", model=WAN22, status="PROCESSING", runpod_status="IN_PROGRESS", runpod_job_id=job)
+        for job in ("job-polled", "job-cancelled")
+    ]
+    polled, cancelled = insert_videos(engine, orphaned)
+    response = httpx.post(f"{app.url}/api/runpod/{cancelled.id}/cancel", json={})
+    assert response.status_code == 200 and response.json()["status"] == "CANCELLED"  # no endpoint asked
+    app.run(poll_once(app.service))
+    failed = status_of(app, str(polled.id))
+    assert failed["status"] == "FAILED" and f"no longer has a RunPod endpoint for {WAN22}" in failed["error"]
+    assert not wan.endpoint.jobs and not ltx.endpoint.jobs
 
 
 def test_a_model_without_an_endpoint_is_400_naming_the_field(two_endpoints):
