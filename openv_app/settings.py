@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from worker.contract import MAX_PROMPT_LENGTH
+from openv_app.endpoint_config import ENDPOINT_ID, parse_model_endpoints
+from worker.contract import DEFAULT_MODEL, MAX_PROMPT_LENGTH, MODELS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / ".data"
@@ -80,7 +81,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
 
     runpod_api_key: SecretStr | None = None
+    # Unset RUNPOD_ENDPOINTS: this endpoint serves the default model only (every model with the
+    # local endpoint, which runs them all).
     runpod_endpoint_id: str = LOCAL_RUNPOD_ENDPOINT_ID
+    # One RunPod endpoint per model (a worker serves one model, OPENV_MODEL): JSON
+    # `{"wan2.1-t2v-1.3b": "abc123", ...}` or `wan2.1-t2v-1.3b=abc123,ltx-video-distilled=def456`.
+    # Only the models named here are offered. Set, it takes the place of RUNPOD_ENDPOINT_ID.
+    runpod_endpoints: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     runpod_base_url: str = LOCAL_RUNPOD_BASE_URL
     runpod_execution_timeout_s: int = Field(default=600, gt=0)
     # A job's whole life on RunPod (queue + run). Unset: as long as its upload URLs last (two
@@ -153,6 +160,20 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("runpod_endpoint_id")
+    @classmethod
+    def _endpoint_id(cls, value: str) -> str:
+        if not ENDPOINT_ID.fullmatch(value):
+            raise ValueError(
+                f"RUNPOD_ENDPOINT_ID {value[:80]!r} is not a RunPod endpoint id (letters, digits, - and _)"
+            )
+        return value
+
+    @field_validator("runpod_endpoints", mode="before")
+    @classmethod
+    def _model_endpoints(cls, value: str | dict[str, str]) -> dict[str, str]:
+        return parse_model_endpoints(value)
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: str | list[str]) -> list[str]:
@@ -224,6 +245,16 @@ class Settings(BaseSettings):
     @property
     def studio_url(self) -> str:
         return self.app_url or self.public_base_url
+
+    @property
+    def model_endpoints(self) -> dict[str, str]:
+        """Model id -> the RunPod endpoint id serving it, for the models this instance offers
+        (in the registry's order, so the first is the form's default)."""
+        if self.runpod_endpoints:
+            return {model: self.runpod_endpoints[model] for model in MODELS if model in self.runpod_endpoints}
+        if self.uses_local_runpod:  # the local endpoint runs every model
+            return dict.fromkeys(MODELS, self.runpod_endpoint_id)
+        return {DEFAULT_MODEL: self.runpod_endpoint_id}
 
     @property
     def uses_local_runpod(self) -> bool:

@@ -16,6 +16,7 @@ from tests.support.factories import insert_videos, video_row
 from tests.support.handlers import GatedHandler, failing_handler, quick_video_handler
 from tests.support.loops import run_sync
 from tests.support.servers import wait_until
+from worker.contract import MODELS
 
 REQUEST = {
     "prompt": "a lighthouse at dusk",
@@ -321,7 +322,8 @@ def test_listing_is_newest_first_with_keyset_pages(app_factory, runpod_factory):
 def test_runpod_health_and_openapi_schema(app_factory, runpod_factory):
     app = app_factory(runpod_factory(quick_video_handler))
     health = httpx.get(f"{app.url}/api/runpod").json()
-    assert set(health) == {"jobs", "workers"}
+    assert set(health) == set(MODELS)  # one endpoint serving every model, asked once
+    assert all(set(each) == {"jobs", "workers"} for each in health.values())
     schema = httpx.get(f"{app.url}/api/openapi.json").json()
     assert {"/api/runpod", "/api/runpod/webhook", "/api/videos", "/api/videos/{video_id}"} <= set(schema["paths"])
     # One path per operation on a video, under it; the earlier /api/runpod/{id}… names are not listed.

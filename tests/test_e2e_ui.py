@@ -109,8 +109,16 @@ def test_second_tab_sees_updates_and_reload_keeps_everything(prod_app, browser, 
     other.close()
 
 
+def open_advanced(page) -> None:
+    """Negative prompt, steps, guidance and seed are under the Advanced disclosure."""
+    if not page.locator("#seed").is_visible():
+        page.click("#advanced-summary")
+    expect(page.locator("#seed")).to_be_visible()
+
+
 def test_form_rules_keyboard_submit_and_limit_message(prod_app, page):
     open_studio(page, prod_app)
+    open_advanced(page)
     wait_until(
         lambda: page.locator(".video-card[data-status='PENDING'], .video-card[data-status='PROCESSING']").count() == 0,
         timeout=60,
@@ -135,6 +143,64 @@ def test_form_rules_keyboard_submit_and_limit_message(prod_app, page):
     page.screenshot(path=str(ARTIFACTS / "limit_reached.png"))
     wait_for_status(page, first, "COMPLETED")
     wait_for_status(page, second, "COMPLETED")
+
+
+def test_choose_another_model_generate_reuse_and_advanced_is_remembered(prod_app, page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    open_studio(page, prod_app)  # the local endpoint serves every model
+    advanced = page.locator("#advanced")
+    expect(advanced).not_to_have_attribute("open", "")  # a first visit: folded
+    expect(page.locator("#seed")).to_be_hidden()
+    page.focus("#advanced-summary")
+    page.keyboard.press("Enter")  # a native disclosure: the keyboard opens it
+    expect(page.locator("#seed")).to_be_visible()
+
+    page.click("#model")
+    expect(page.get_by_role("option")).to_have_text(["Wan2.1 T2V 1.3B", "Wan2.2 TI2V 5B", "LTX-Video distilled"])
+    page.get_by_role("option", name="LTX-Video distilled").click()
+    expect(page.locator("#model")).to_have_text("LTX-Video distilled")
+    expect(page.locator("#model-description")).to_contain_text("8 steps")
+    # Its defaults (8 steps, guidance 1, 24 fps) and its sizes (multiples of 32) and frames (8k+1).
+    expect(page.locator("#steps")).to_have_value("8")
+    expect(page.locator("#guidance")).to_have_attribute("max", "5")
+    expect(page.get_by_text("416×224, 25 frames at 24 fps")).to_be_visible()
+    violations = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert violations == []
+
+    page.reload()  # the disclosure stays open
+    page.wait_for_selector("#prompt")
+    expect(page.locator("#seed")).to_be_visible()
+    if page.locator("#model").inner_text() != "LTX-Video distilled":
+        page.click("#model")
+        page.get_by_role("option", name="LTX-Video distilled").click()
+    prompt = unique("a lantern drifting upward")
+    generate(page, prompt)
+    wait_for_status(page, prompt, "COMPLETED", timeout_s=180)
+    job = next(j for j in prod_app.runpod.endpoint.jobs.values() if j.input.get("prompt") == prompt)
+    assert (job.input["model"], job.input["width"], job.input["num_frames"], job.input["fps"]) == (
+        "ltx-video-distilled",
+        416,
+        25,
+        24,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "model_ltx_completed.png"), full_page=True)
+
+    # Reuse brings the video's model back with its settings.
+    page.click("#model")
+    page.get_by_role("option", name="Wan2.1 T2V 1.3B").click()
+    expect(page.locator("#steps")).to_have_value("12")  # Wan's 30, capped for the local CPU engine
+    card_of(page, prompt).locator(".reuse").click()
+    expect(page.locator("#model")).to_have_text("LTX-Video distilled")
+    expect(page.locator("#prompt")).to_have_value(prompt)
+    expect(page.locator("#steps")).to_have_value("8")
+
+    page.click("#advanced-summary")  # folded again, and so after a reload
+    expect(page.locator("#seed")).to_be_hidden()
+    page.reload()
+    expect(card_of(page, prompt)).to_be_visible()  # hydrated: the library has loaded
+    expect(page.locator("#seed")).to_be_hidden()
 
 
 def test_phone_width_has_no_horizontal_scroll(prod_app, browser):

@@ -20,6 +20,7 @@ from openv_app.db import Database, make_async_engine
 from openv_app.logs import configure_logging, json_formatter
 from openv_app.metrics import runpod_outcome
 from openv_app.models import utcnow
+from openv_app.services.endpoints import Endpoints
 from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodClient
 from openv_app.services.signing import webhook_token
@@ -239,7 +240,7 @@ def test_a_log_line_about_a_job_is_json_with_its_ids(tmp_path):
     service = JobService(
         settings=settings,
         db=Database(make_async_engine(f"sqlite:///{tmp_path / 'unused.db'}")),
-        runpod=RunPodClient("http://127.0.0.1:9/v2", "none", "key"),
+        endpoints=Endpoints.serving(RunPodClient("http://127.0.0.1:9/v2", "none", "key")),
         storage=LocalStorage(tmp_path, settings.public_base_url, "secret", ttl_s=600),
     )
 

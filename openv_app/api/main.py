@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from openv_app.api.deps import Service, document_dependencies
 from openv_app.api.errors import add_error_handlers
 from openv_app.api.request_metrics import RequestMetrics
-from openv_app.api.routes import account, admin, jobs, metrics, public, sharing, storage, videos
+from openv_app.api.routes import account, admin, jobs, metrics, models, public, sharing, storage, videos
 from openv_app.settings import get_settings
 from openv_app.tabs import get_tab_registry
 
@@ -53,6 +53,7 @@ async def liveness() -> dict[str, str]:
 
 for router in (
     jobs.router,
+    models.router,
     videos.router,
     sharing.router,
     public.router,

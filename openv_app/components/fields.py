@@ -24,11 +24,20 @@ def labelled(label: str, control: rx.Component, error_for: str | None = None) ->
     )
 
 
-def select(options: list[str], value: rx.Var, on_change, id: str, label: str) -> rx.Component:
+def select(
+    options: list[str] | rx.Var, value: rx.Var, on_change, id: str, label: str, pairs: bool = False
+) -> rx.Component:
+    """Options: a list of values, or a state var of values (`pairs`: of [value, shown label])."""
+    if not isinstance(options, rx.Var):
+        items = [rx.select.item(option, value=option) for option in options]
+    elif pairs:
+        items = [rx.foreach(options, lambda option: rx.select.item(option[1], value=option[0]))]
+    else:
+        items = [rx.foreach(options, lambda option: rx.select.item(option, value=option))]
     # Built from parts: the trigger button must carry the accessible name.
     return rx.select.root(
         rx.select.trigger(id=id, width="100%", aria_label=label),
-        rx.select.content(*[rx.select.item(option, value=option) for option in options]),
+        rx.select.content(*items),
         value=value,
         on_change=on_change,
     )

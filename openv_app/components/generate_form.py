@@ -1,23 +1,33 @@
-"""The generate form: prompt, presets, sliders, seed, and the Generate button."""
+"""The generate form, short: the prompt, the model, aspect, resolution and duration up front;
+negative prompt, steps, guidance and seed under "Advanced" (open or closed as the user left it);
+the Generate button."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from openv_app.components.callouts import error_callout
+from openv_app.components.disclosure import disclosure
 from openv_app.components.fields import labelled, range_input, select
 from openv_app.states.account import AccountState
-from openv_app.states.studio import CHOICES, GenerateState
-from worker.contract import MODELS
+from openv_app.states.studio import GenerateState
 
 
 def generate_form() -> rx.Component:
     return rx.card(
         rx.vstack(
             *prompt_fields(),
+            model_select(),
             presets_grid(),
-            *sliders(),
-            seed_row(),
+            disclosure(
+                "Advanced: negative prompt, steps, guidance, seed",
+                negative_prompt_field(),
+                *sliders(),
+                seed_row(),
+                is_open=GenerateState.advanced_open,
+                on_toggle=GenerateState.toggle_advanced,
+                id="advanced",
+            ),
             error_callout(GenerateState.form_error, "form-error"),
             submit_row(),
             spacing="3",
@@ -54,35 +64,63 @@ def prompt_fields() -> list[rx.Component]:
             ),
             width="100%",
         ),
-        labelled(
-            "Negative prompt",
-            rx.input(
-                value=GenerateState.negative_prompt,
-                on_change=GenerateState.set_negative_prompt,
-                placeholder="blurry, low quality",
-                width="100%",
-                id="negative-prompt",
-            ),
-            "negative_prompt",
-        ),
     ]
 
 
-PRESET_LABELS = {"aspect": "Aspect ratio", "resolution": "Resolution", "duration": "Duration", "model": "Model"}
-
-
-def preset_select(field: str) -> rx.Component:
-    """The select for one of the form's choices; its id is the field's name."""
-    label = PRESET_LABELS[field]
+def negative_prompt_field() -> rx.Component:
     return labelled(
-        label, select(CHOICES[field], getattr(GenerateState, field), GenerateState.choose(field), field, label)
+        "Negative prompt",
+        rx.input(
+            value=GenerateState.negative_prompt,
+            on_change=GenerateState.set_negative_prompt,
+            placeholder="blurry, low quality",
+            width="100%",
+            id="negative-prompt",
+        ),
+        "negative_prompt",
     )
 
 
+def model_select() -> rx.Component:
+    """The models this instance serves, by name; not shown when it serves one."""
+    return rx.cond(
+        GenerateState.shows_model,
+        labelled(
+            "Model",
+            rx.vstack(
+                select(
+                    GenerateState.model_options,
+                    GenerateState.model,
+                    GenerateState.choose("model"),
+                    "model",
+                    "Model",
+                    pairs=True,
+                ),
+                rx.text(GenerateState.model_description, size="1", color_scheme="gray", id="model-description"),
+                spacing="1",
+                width="100%",
+            ),
+            "model",
+        ),
+    )
+
+
+PRESETS = {
+    "aspect": ("Aspect ratio", ["16:9", "9:16", "1:1"]),
+    "resolution": ("Resolution", GenerateState.resolution_options),
+    "duration": ("Duration", GenerateState.duration_options),
+}
+
+
+def preset_select(field: str) -> rx.Component:
+    """The select for one of the form's presets (offered as the model allows); its id is the field's name."""
+    label, options = PRESETS[field]
+    return labelled(label, select(options, getattr(GenerateState, field), GenerateState.choose(field), field, label))
+
+
 def presets_grid() -> rx.Component:
-    fields = ["aspect", "resolution", "duration"] + (["model"] if len(MODELS) > 1 else [])
     return rx.grid(
-        *[preset_select(field) for field in fields],
+        *[preset_select(field) for field in PRESETS],
         columns=rx.breakpoints(initial="1", sm="3"),
         spacing="3",
         width="100%",
@@ -90,16 +128,25 @@ def presets_grid() -> rx.Component:
 
 
 def sliders() -> list[rx.Component]:
+    """Steps and guidance within the model's bounds."""
+    steps_low, steps_high = GenerateState.steps_bounds[0], GenerateState.steps_bounds[1]
+    guidance_low, guidance_high = GenerateState.guidance_bounds[0], GenerateState.guidance_bounds[1]
     return [
         labelled(
             f"Steps: {GenerateState.steps}",
-            range_input(GenerateState.steps, 4, 50, 1, GenerateState.set_steps, "steps", "Steps"),
+            range_input(GenerateState.steps, steps_low, steps_high, 1, GenerateState.set_steps, "steps", "Steps"),
             "steps",
         ),
         labelled(
             f"Guidance: {GenerateState.guidance_scale}",
             range_input(
-                GenerateState.guidance_scale, 1, 10, 0.5, GenerateState.set_guidance_scale, "guidance", "Guidance scale"
+                GenerateState.guidance_scale,
+                guidance_low,
+                guidance_high,
+                0.5,
+                GenerateState.set_guidance_scale,
+                "guidance",
+                "Guidance scale",
             ),
             "guidance_scale",
         ),

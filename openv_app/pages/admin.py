@@ -170,7 +170,10 @@ def admin_view() -> rx.Component:
             "Jobs in flight",
             table(["User", "Status", "Prompt", "Created", ""], rx.foreach(AdminState.jobs, job_row), "jobs-table"),
         ),
-        section("RunPod endpoint", rx.text(AdminState.endpoint, id="endpoint-health")),
+        section(
+            "RunPod endpoints",
+            rx.vstack(rx.foreach(AdminState.endpoints, lambda line: rx.text(line)), spacing="1", id="endpoint-health"),
+        ),
         section(
             "Audit log",
             table(

@@ -219,7 +219,8 @@ class Admin:
         return cancelled
 
     async def endpoint_health(self) -> dict[str, Any]:
-        return await self.jobs.runpod.health()
+        """`{model: health}` for each model's RunPod endpoint."""
+        return await self.jobs.endpoints.health()
 
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         return await audit.recent(self.jobs.db, limit)

@@ -27,11 +27,12 @@ from openv_app.services.accounts import Accounts
 from openv_app.services.attempts import is_transient, job_ttl_s, queue_again_update
 from openv_app.services.cleanup import FileCleanup
 from openv_app.services.clerk_users import clerk_email_lookup
+from openv_app.services.endpoints import Endpoints, ModelUnavailable
 from openv_app.services.errors import Conflict, InvalidInput, NotFound
 from openv_app.services.queries import COLUMNS, VideoQueries, as_uuid, owned_by
 from openv_app.services.queueing import RunPodQueue
 from openv_app.services.quota import Quota
-from openv_app.services.runpod_client import RunPodClient, RunPodError, RunPodJob, RunPodJobNotFound, RunPodUnconfirmed
+from openv_app.services.runpod_client import RunPodError, RunPodJob, RunPodJobNotFound, RunPodUnconfirmed
 from openv_app.services.stats import JobStatsReader
 from openv_app.services.statuses import (
     RUNPOD_STATUSES,
@@ -53,7 +54,7 @@ VideoListener = Callable[[Video], Awaitable[None]]
 class JobService:
     settings: Settings
     db: Database
-    runpod: RunPodClient
+    endpoints: Endpoints  # each model's RunPod endpoint
     storage: Storage
     # Called after a video changes (the UI pushes the change to the owner's open tabs).
     listeners: list[VideoListener] = field(default_factory=list)
@@ -66,11 +67,11 @@ class JobService:
         self.stats = JobStatsReader(self.db)
         # Refuses, at start-up, a ttl that outlives the upload URLs.
         self.job_ttl_s = job_ttl_s(self.settings, self.storage.upload_url_lifetime_s)
-        self.queue = RunPodQueue(self.settings, self.storage, self.runpod, self.job_ttl_s)
+        self.queue = RunPodQueue(self.settings, self.storage, self.endpoints, self.job_ttl_s)
 
     async def aclose(self) -> None:
         """Close the network clients and the database pool (at shutdown)."""
-        await self.runpod.aclose()
+        await self.endpoints.aclose()
         await self.storage.aclose()
         await self.db.engine.dispose()
 
@@ -90,6 +91,7 @@ class JobService:
     # submitting -------------------------------------------------------------------------
 
     async def submit(self, user_id: str, data: Any) -> Video:
+        data = self.endpoints.checked_request(data)  # a model this instance serves
         request = GenerationRequest.parse(data, self.settings.max_prompt_length)
         video = Video(
             user_id=user_id,
@@ -117,7 +119,7 @@ class JobService:
             # ttl has surely run out (fail_lost_submissions). It holds none of the user's slots.
             log.warning("no answer to /run for video %s: %s", video.id, error, extra=job_fields(video.id, None))
             return await self._mark_unconfirmed(video.id)
-        except (RunPodError, StorageError) as error:
+        except (RunPodError, StorageError, ModelUnavailable) as error:
             return await self.fail(video.id, f"Could not queue the job: {error}")
         # Stores the job id, unless the job's webhook got here first and did so already.
         queued = RunPodJob(id=job.id, status=job.status if job.status in RUNPOD_STATUSES else "IN_QUEUE")
@@ -218,9 +220,9 @@ class JobService:
         return await self._stop_job(video, reason)
 
     async def _stop_job(self, video: Video, reason: str) -> Video:
-        if video.runpod_job_id:
+        if video.runpod_job_id and video.model in self.endpoints.models():
             try:
-                await self.runpod.cancel(video.runpod_job_id)
+                await self.endpoints.for_model(video.model).cancel(video.runpod_job_id)
             except RunPodJobNotFound:
                 pass  # expired upstream: cancelling locally is all that is left
         cancelled = RunPodJob(id=video.runpod_job_id or "-", status="CANCELLED", error=reason)

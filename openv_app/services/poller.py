@@ -21,6 +21,7 @@ from aiolimiter import AsyncLimiter
 
 from openv_app.logs import job_fields
 from openv_app.models import Video, utcnow, videos
+from openv_app.services.endpoints import ModelUnavailable
 from openv_app.services.jobs import JobService
 from openv_app.services.queries import COLUMNS, FOLLOWED
 from openv_app.services.runpod_client import RunPodJob, RunPodJobNotFound
@@ -70,15 +71,19 @@ async def claim_due_jobs(service: JobService, limit: int) -> tuple[list[Video], 
 
 
 async def poll_one(service: JobService, video: Video) -> None:
-    """Ask RunPod about one job and apply the answer; a job RunPod forgot has failed."""
+    """Ask the endpoint of the video's model about its job and apply the answer; a job RunPod
+    forgot, or whose model no endpoint serves any more, has failed."""
     assert video.runpod_job_id is not None
     try:
-        report = await service.runpod.status(video.runpod_job_id)
-    except RunPodJobNotFound:
-        expired = RunPodJob(
-            id=video.runpod_job_id, status="FAILED", error="The job expired on RunPod before it finished."
+        report = await service.endpoints.for_model(video.model).status(video.runpod_job_id)
+    except (RunPodJobNotFound, ModelUnavailable) as error:
+        reason = (
+            "The job expired on RunPod before it finished."
+            if isinstance(error, RunPodJobNotFound)
+            else f"This instance no longer has a RunPod endpoint for {video.model}, so the job cannot be followed."
         )
-        await service.transition(video.id, expired, job_id=video.runpod_job_id)  # no retry: not transient
+        failed = RunPodJob(id=video.runpod_job_id, status="FAILED", error=reason)
+        await service.transition(video.id, failed, job_id=video.runpod_job_id)  # no retry: not transient
         return
     await service.transition(video.id, report, job_id=video.runpod_job_id, attempt=video.attempts)
 

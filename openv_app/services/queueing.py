@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from openv_app.models import Video
 from openv_app.schemas import settings_of
-from openv_app.services.runpod_client import RunPodClient, RunPodJob
+from openv_app.services.endpoints import Endpoints
+from openv_app.services.runpod_client import RunPodJob
 from openv_app.services.signing import callback_url
 from openv_app.services.storage import Storage, video_paths
 from openv_app.settings import Settings
@@ -18,7 +19,7 @@ from worker.contract import JobInput, UploadTargets
 class RunPodQueue:
     settings: Settings
     storage: Storage
-    runpod: RunPodClient
+    runpod: Endpoints  # `run` sends the job to its model's endpoint
     job_ttl_s: int
 
     def callback(self, route: str, video: Video) -> str:

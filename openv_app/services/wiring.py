@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from openv_app.db import Database, get_engine
+from openv_app.services.endpoints import Endpoints
 from openv_app.services.jobs import JobService
-from openv_app.services.runpod_client import RunPodClient
 from openv_app.services.storage import LocalStorage, Storage
 from openv_app.settings import Settings, get_settings
 
@@ -24,8 +24,9 @@ def build_storage(settings: Settings) -> Storage:
     )
 
 
-def build_runpod_client(settings: Settings) -> RunPodClient:
-    return RunPodClient(settings.runpod_base_url, settings.runpod_endpoint_id, settings.runpod_key)
+def build_endpoints(settings: Settings) -> Endpoints:
+    """One RunPod client per endpoint, each serving its models (RUNPOD_ENDPOINTS)."""
+    return Endpoints.from_settings(settings)
 
 
 @lru_cache
@@ -34,6 +35,6 @@ def get_job_service() -> JobService:
     return JobService(
         settings=settings,
         db=Database(get_engine()),
-        runpod=build_runpod_client(settings),
+        endpoints=build_endpoints(settings),
         storage=build_storage(settings),
     )

@@ -14,6 +14,7 @@ from openv_app.services.errors import AppError, InvalidInput, invalid_input
 from openv_app.services.vouchers import VoucherSpec
 from openv_app.services.wiring import get_job_service
 from openv_app.states.session import SessionState
+from worker.contract import MODEL_SPECS
 
 LIMIT_FIELDS = ("max_concurrent_jobs", "daily_videos", "daily_gpu_seconds", "monthly_gpu_seconds")
 
@@ -81,6 +82,13 @@ def job_row(job: JobInFlight) -> JobRow:
     return JobRow(job.id, job.user_id, job.stage or job.status, job.prompt[:80], f"{job.created_at:%Y-%m-%d %H:%M}")
 
 
+def health_line(health: dict[str, Any]) -> str:
+    """An endpoint's `/health` in a line (or why it did not answer)."""
+    if "error" in health:
+        return f"did not answer: {health['error']}"
+    return f"workers {health.get('workers', {})} · jobs {health.get('jobs', {})}"
+
+
 def limit_changes(form: dict[str, Any]) -> UserChanges:
     """The limits form: a blank field goes back to the instance's setting."""
     values = {name: (str(form.get(name, "")).strip() or None) for name in LIMIT_FIELDS}
@@ -97,7 +105,7 @@ class AdminState(SessionState):
     vouchers: list[VoucherRow] = []
     jobs: list[JobRow] = []
     audit: list[AuditRow] = []
-    endpoint: str = ""
+    endpoints: list[str] = []  # one line per model: its endpoint's workers and jobs
     message: str = ""
     error: str = ""
 
@@ -141,10 +149,12 @@ class AdminState(SessionState):
             for entry in await admin.audit_log(50)
         ]
         try:
-            health = await admin.endpoint_health()
-            self.endpoint = f"workers {health.get('workers', {})} · jobs {health.get('jobs', {})}"
+            self.endpoints = [
+                f"{MODEL_SPECS[model].name}: " + health_line(health)
+                for model, health in (await admin.endpoint_health()).items()
+            ]
         except Exception as error:  # the page still shows everything else
-            self.endpoint = f"RunPod did not answer: {error}"
+            self.endpoints = [f"RunPod did not answer: {error}"]
 
     async def _act(self, action: Any, done: str) -> None:
         """Run one admin action, then show its result and the fresh tables."""

@@ -17,6 +17,13 @@ from openv_app.services.views import owner_view
 from openv_app.services.wiring import get_job_service
 from openv_app.states.session import SessionState
 from openv_app.tabs import get_tab_registry
+from worker.contract import MODEL_SPECS
+
+
+def model_name(model: str) -> str:
+    spec = MODEL_SPECS.get(model)
+    return spec.name if spec else model
+
 
 PAGE_SIZE = 24
 
@@ -50,7 +57,8 @@ class VideoCard:
             prompt=view.prompt,
             error=note_text(view),
             created=view.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            details=f"{view.width}×{view.height} · {view.num_frames} frames · {view.steps} steps · seed {view.seed}",
+            details=f"{model_name(view.model)} · {view.width}×{view.height} · {view.num_frames} frames · "
+            f"{view.steps} steps · seed {view.seed}",
             duration_s=view.duration_s or 0.0,
             video_url=view.video_url or "",
             poster_url=view.poster_url or "",

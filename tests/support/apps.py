@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from openv_app.db import Database, make_async_engine
+from openv_app.services.endpoints import Endpoints
 from openv_app.services.jobs import JobService
 from openv_app.services.runpod_client import RunPodClient
 from openv_app.services.storage import LocalStorage
@@ -35,7 +36,7 @@ class AppUnderTest:
         return JobService(
             settings=self.service.settings,
             db=Database(make_async_engine(self.database_url)),
-            runpod=runpod.client(),
+            endpoints=Endpoints.serving(runpod.client()),
             storage=self.storage,
         )
 
@@ -48,16 +49,17 @@ def standin_job_service(database_url: str, runpod_base_url: str, **settings: Any
     return JobService(
         settings=config,
         db=Database(make_async_engine(database_url)),
-        runpod=RunPodClient(runpod_base_url, "standin", "key"),
+        endpoints=Endpoints.serving(RunPodClient(runpod_base_url, "standin", "key")),
         storage=build_storage(config),
     )
 
 
 @contextmanager
 def serve_apps(default_database_url: str, storage_dir: Path) -> Iterator[Callable[..., AppUnderTest]]:
-    """Yields `start(runpod=None, runpod_client=None, storage=None, database_url=..., **settings)`,
-    which serves the API on a free port, inside the security-headers middleware as the Reflex
-    app mounts it; stops them all afterwards."""
+    """Yields `start(runpod=None, runpod_client=None, storage=None, database_url=..., endpoints=None,
+    **settings)`, which serves the API on a free port, inside the security-headers middleware as
+    the Reflex app mounts it; stops them all afterwards. One RunPod endpoint (`runpod`, or a
+    client of one) serves every model; `endpoints` maps models to endpoints of their own."""
     from openv_app.api.main import api
     from openv_app.api.security_headers import SecurityHeaders
     from openv_app.services.wiring import get_job_service
@@ -69,6 +71,7 @@ def serve_apps(default_database_url: str, storage_dir: Path) -> Iterator[Callabl
         runpod_client: RunPodClient | None = None,
         storage: Any = None,
         database_url: str = default_database_url,
+        endpoints: dict[str, LocalRunPod] | None = None,
         **settings: Any,
     ) -> AppUnderTest:
         port = free_port()
@@ -76,11 +79,15 @@ def serve_apps(default_database_url: str, storage_dir: Path) -> Iterator[Callabl
         settings = {"poll_interval_s": 0.2, **settings}
         config = Settings(public_base_url=base_url, webhook_secret="test-webhook-secret", **settings)
         storage = storage or LocalStorage(storage_dir, base_url, config.secret, ttl_s=600)
-        client = runpod_client or (
-            runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1)
-        )
+        if endpoints:
+            routes = Endpoints({model: endpoint.client() for model, endpoint in endpoints.items()})
+        else:
+            client = runpod_client or (
+                runpod.client() if runpod else RunPodClient("http://127.0.0.1:9/v2", "none", "key", max_attempts=1)
+            )
+            routes = Endpoints.serving(client)
         service = JobService(
-            settings=config, db=Database(make_async_engine(database_url)), runpod=client, storage=storage
+            settings=config, db=Database(make_async_engine(database_url)), endpoints=routes, storage=storage
         )
         api.dependency_overrides[get_job_service] = lambda: service
         server = ServerThread(SecurityHeaders(api, config), port).__enter__()

@@ -98,7 +98,7 @@ async def cancel_job(video_id: str, actor: Actor, service: Service) -> VideoOut:
 
 @router.get("/endpoint", responses=errors(404, 502))
 async def endpoint_health(actor: Actor, service: Service) -> dict[str, Any]:
-    """The RunPod endpoint's `/health`: workers and jobs by state."""
+    """Each offered model's RunPod endpoint `/health` (workers and jobs by state), `{model: health}`."""
     return await Admin(service).endpoint_health()
 
 

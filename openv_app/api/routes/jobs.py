@@ -50,7 +50,9 @@ async def submit_video(request: Request, user: User, service: Service) -> VideoO
 
 @router.get("", responses=errors(401, 502))
 async def runpod_health(user: User, service: Service) -> dict[str, Any]:
-    return await service.runpod.health()
+    """Each offered model's RunPod endpoint `/health`, `{model: health}` (`{"error": ...}` for an
+    endpoint that did not answer; 502 when none did)."""
+    return await service.endpoints.health()
 
 
 @dataclass(frozen=True)
