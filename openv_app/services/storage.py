@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlencode
@@ -38,7 +38,18 @@ class Storage(Protocol):
 
     async def create_upload_url(self, path: str) -> str: ...
 
-    async def create_download_url(self, path: str, download_name: str | None = None) -> str: ...
+    async def create_download_url(
+        self, path: str, download_name: str | None = None, lifetime_s: int | None = None
+    ) -> str:
+        """A signed GET URL, valid for the storage's usual ttl or at least `lifetime_s`."""
+
+    async def store(self, path: str, data: bytes, content_type: str) -> None:
+        """Store a file the app made itself (a start image)."""
+
+    async def exists(self, path: str) -> bool: ...
+
+    async def read(self, path: str, max_bytes: int) -> bytes:
+        """A stored file's bytes (FileNotStored if missing, FileTooLarge past `max_bytes`)."""
 
     async def delete(self, paths: list[str]) -> None:
         """Remove files; a file already gone is not an error."""
@@ -67,6 +78,26 @@ def video_paths(user_id: str, video_id: str) -> tuple[str, str]:
     return f"{user_id}/{video_id}.mp4", f"{user_id}/{video_id}.jpg"
 
 
+IMAGE_FOLDER = "images"
+
+
+def image_path(user_id: str, image_id: uuid.UUID | str) -> str:
+    """Where a user's start image lives (always re-encoded as JPEG by services/images.py)."""
+    return f"{user_id}/{IMAGE_FOLDER}/{image_id}.jpg"
+
+
+def image_id_of(path: str) -> uuid.UUID | None:
+    """The image a stored path is (`{user_id}/images/{image_id}.jpg`), if it is one."""
+    parts = path.split("/")
+    if len(parts) != 3 or parts[1] != IMAGE_FOLDER or not parts[2].endswith(".jpg"):
+        return None
+    try:
+        image_id = uuid.UUID(parts[2].removesuffix(".jpg"))
+    except ValueError:
+        return None
+    return image_id if image_path(parts[0], image_id) == path else None
+
+
 def content_type_for(path: str) -> str:
     return CONTENT_TYPES.get(Path(path).suffix, "application/octet-stream")
 
@@ -86,8 +117,8 @@ class LocalStorage:
         """Everything the URL controls is signed: method, path, expiry, attachment name."""
         return f"{method}\n{path}\n{expires}\n{download or ''}"
 
-    def _signed_url(self, method: str, path: str, download: str | None = None) -> str:
-        expires = str(stable_expiry(self.ttl_s))
+    def _signed_url(self, method: str, path: str, download: str | None = None, lifetime_s: int | None = None) -> str:
+        expires = str(stable_expiry(max(lifetime_s or 0, self.ttl_s)))
         query = {"expires": expires, "sig": sign(self._secret, self._message(method, path, expires, download))}
         if download:
             query["download"] = download
@@ -137,8 +168,34 @@ class LocalStorage:
     async def create_upload_url(self, path: str) -> str:
         return self._signed_url("PUT", path)
 
-    async def create_download_url(self, path: str, download_name: str | None = None) -> str:
-        return self._signed_url("GET", path, download_name)
+    async def create_download_url(
+        self, path: str, download_name: str | None = None, lifetime_s: int | None = None
+    ) -> str:
+        return self._signed_url("GET", path, download_name, lifetime_s)
+
+    async def store(self, path: str, data: bytes, content_type: str) -> None:
+        async def whole() -> AsyncIterator[bytes]:
+            yield data
+
+        await self.write(path, whole(), len(data))
+
+    async def exists(self, path: str) -> bool:
+        file = self.file_path(path)
+        return await anyio.to_thread.run_sync(file.is_file)
+
+    async def read(self, path: str, max_bytes: int) -> bytes:
+        def read_file() -> bytes:
+            file = self.file_path(path)
+            if not file.is_file():
+                raise FileNotStored(path)
+            if file.stat().st_size > max_bytes:
+                raise FileTooLarge(f"{path}: more than {max_bytes} bytes")
+            return file.read_bytes()
+
+        try:
+            return await anyio.to_thread.run_sync(read_file)
+        except OSError as error:
+            raise StorageError(f"could not read {path}: {error}") from error
 
     async def delete(self, paths: list[str]) -> None:
         def unlink_all() -> None:

@@ -5,7 +5,7 @@ browser plays and downloads through signed, expiring URLs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import httpx
 from starlette.responses import Response, StreamingResponse
@@ -13,7 +13,7 @@ from storage3 import AsyncStorageClient
 from storage3.exceptions import StorageApiError, StorageException
 from storage3.types import CreateSignedUploadUrlOptions, URLOptions
 
-from openv_app.services.storage import StorageError, content_type_for
+from openv_app.services.storage import FileTooLarge, StorageError, content_type_for
 from openv_app.settings import Settings
 
 
@@ -97,16 +97,45 @@ class SupabaseStorage:
             raise StorageError(f"could not sign an upload URL: {error}") from error
         return signed["signed_url"]
 
-    async def create_download_url(self, path: str, download_name: str | None = None) -> str:
+    async def create_download_url(
+        self, path: str, download_name: str | None = None, lifetime_s: int | None = None
+    ) -> str:
         options: URLOptions | None = {"download": download_name} if download_name else None
+        expires_in = max(lifetime_s or 0, self.ttl_s)
         try:
-            signed = await self._client.from_(self.bucket).create_signed_url(path, self.ttl_s, options)
+            signed = await self._client.from_(self.bucket).create_signed_url(path, expires_in, options)
         except StorageException as error:
             raise StorageError(f"could not sign a download URL: {error}") from error
         url = signed.get("signedURL")
         if not url:
             raise StorageError(f"storage signed no download URL for {path}")
         return url
+
+    async def store(self, path: str, data: bytes, content_type: str) -> None:
+        await self.ensure_bucket()
+        try:
+            await self._client.from_(self.bucket).upload(path, data, {"content-type": content_type, "upsert": "false"})
+        except StorageException as error:
+            raise StorageError(f"could not store {path}: {error}") from error
+
+    async def exists(self, path: str) -> bool:
+        await self.ensure_bucket()
+        try:
+            return await self._client.from_(self.bucket).exists(path)
+        except StorageException as error:
+            raise StorageError(f"could not look for {path}: {error}") from error
+
+    async def read(self, path: str, max_bytes: int) -> bytes:
+        _, _, chunks = await self.stream(path, None)
+        data = bytearray()
+        try:
+            async for chunk in chunks:
+                data += chunk
+                if len(data) > max_bytes:
+                    raise FileTooLarge(f"{path}: more than {max_bytes} bytes")
+        finally:
+            await chunks.aclose()  # closes the response
+        return bytes(data)
 
     async def delete(self, paths: list[str]) -> None:
         try:
@@ -118,15 +147,18 @@ class SupabaseStorage:
             raise StorageError(f"could not delete files: {error}") from error
 
     async def list_files(self) -> list[str]:
-        """Every file in the bucket: the root holds one folder per user, each folder the files."""
+        """Every file in the bucket: the root holds one folder per user, each folder the video
+        files and an `images` folder (Storage lists one level at a time: folders have no id)."""
+
+        async def walk(prefix: str) -> list[str]:
+            found: list[str] = []
+            for entry in await self._list(prefix):
+                path = f"{prefix}/{entry['name']}" if prefix else entry["name"]
+                found += [path] if entry.get("id") is not None else await walk(path)
+            return found
+
         try:
-            folders = [entry["name"] for entry in await self._list("") if entry.get("id") is None]
-            return [
-                f"{folder}/{entry['name']}"
-                for folder in folders
-                for entry in await self._list(folder)
-                if entry.get("id") is not None
-            ]
+            return await walk("")
         except StorageException as error:
             raise StorageError(f"could not list files: {error}") from error
 
@@ -141,7 +173,9 @@ class SupabaseStorage:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def stream(self, path: str, byte_range: str | None) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+    async def stream(
+        self, path: str, byte_range: str | None
+    ) -> tuple[int, dict[str, str], AsyncGenerator[bytes, None]]:
         """Proxies the file through a short-lived signed URL, passing a `Range` on."""
         url = await self.create_download_url(path)
         request = self._http.build_request("GET", url, headers={"range": byte_range} if byte_range else None)
@@ -158,7 +192,7 @@ class SupabaseStorage:
             if name in response.headers
         }
 
-        async def chunks() -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncGenerator[bytes, None]:
             try:
                 async for chunk in response.aiter_bytes():
                     yield chunk

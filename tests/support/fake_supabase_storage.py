@@ -26,6 +26,7 @@ class FakeSupabaseStorage:
     objects: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
     upload_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
     download_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
+    download_lifetimes: dict[str, list[int]] = field(default_factory=dict)  # path: each signed URL's
     fail_next: int = 0  # answer this many requests with a 500
     # Hold bucket checks this long, so that concurrent first submits all find no bucket.
     bucket_check_delay_s: float = 0.0
@@ -42,6 +43,9 @@ class FakeSupabaseStorage:
                 Route(f"{prefix}/object/sign/{{bucket}}/{{path:path}}", self.download, methods=["GET"]),
                 Route(f"{prefix}/object/{{bucket}}", self.remove, methods=["DELETE"]),
                 Route(f"{prefix}/object/list/{{bucket}}", self.list_objects, methods=["POST"]),
+                Route(f"{prefix}/object/info/{{bucket}}/{{path:path}}", self.info, methods=["GET"]),
+                # Last: the generic object path would match the routes above too.
+                Route(f"{prefix}/object/{{bucket}}/{{path:path}}", self.upload_with_key, methods=["POST"]),
             ]
         )
 
@@ -100,6 +104,30 @@ class FakeSupabaseStorage:
         self.objects[key] = (await request.body(), request.headers.get("content-type", "text/plain"))
         return JSONResponse({"Key": "/".join(key)})
 
+    async def upload_with_key(self, request: Request) -> Response:
+        """storage3's `upload`: the service key, the file as the multipart form's `file`."""
+        if refused := self._refused(request):
+            return refused
+        key = (request.path_params["bucket"], request.path_params["path"])
+        if key[0] not in self.buckets:
+            return storage_error(404, "Bucket not found", "Bucket not found")
+        if key in self.objects and request.headers.get("x-upsert") != "true":
+            return storage_error(409, "Duplicate", "The resource already exists")
+        async with request.form() as form:
+            upload = form["file"]
+            assert not isinstance(upload, str)
+            self.objects[key] = (await upload.read(), upload.content_type or "text/plain")
+        return JSONResponse({"Key": "/".join(key), "Id": secrets.token_hex(8)})
+
+    async def info(self, request: Request) -> Response:
+        if refused := self._refused(request):
+            return refused
+        key = (request.path_params["bucket"], request.path_params["path"])
+        if key not in self.objects:
+            return storage_error(404, "not_found", "Object not found")
+        data, content_type = self.objects[key]
+        return JSONResponse({"name": key[1], "size": len(data), "content_type": content_type})
+
     async def sign_download(self, request: Request) -> Response:
         if refused := self._refused(request):
             return refused
@@ -108,6 +136,7 @@ class FakeSupabaseStorage:
             return storage_error(404, "not_found", "Object not found")
         body = await request.json()
         assert int(body["expiresIn"]) > 0
+        self.download_lifetimes.setdefault(key[1], []).append(int(body["expiresIn"]))
         token = secrets.token_urlsafe(16)
         self.download_tokens[token] = key
         return JSONResponse({"signedURL": f"/object/sign/{key[0]}/{key[1]}?token={token}"})
