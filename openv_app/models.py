@@ -78,6 +78,8 @@ class VideoBase(GenerationColumns):
     earlier_attempts_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
     # Set while the owner shares the video: the unguessable part of its public link /v/{slug}.
     share_slug: str | None = Field(default=None, max_length=64, unique=True)
+    # How a start image of another aspect ratio was fitted ("crop" or "pad"; the job contract's).
+    image_fit: str = Field(default="crop", max_length=10, sa_column_kwargs={"server_default": "crop"})
 
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -94,6 +96,9 @@ class Video(VideoBase, table=True):
     user_id: str = Field(max_length=255)
     video_path: str | None = Field(default=None, max_length=500)
     poster_path: str | None = Field(default=None, max_length=500)
+    # The start image (`{user_id}/images/{image_id}.jpg`) the video was made from, if any;
+    # several videos may share one (retry, remix), and it goes with the last of them.
+    start_image_path: str | None = Field(default=None, max_length=500, index=True)
     timings: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     deleted_at: datetime | None = _timestamp()
     # Set once the stored files of a deleted video are gone; until then cleanup retries.

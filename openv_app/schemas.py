@@ -4,13 +4,16 @@ them. Plain data: building them from a row (signing URLs) is `services/views.py`
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from openv_app.models import GenerationColumns, Video, VideoBase
 from openv_app.services.errors import invalid_input
-from worker.contract import FRAME_STEP, MAX_PROMPT_LENGTH, MAX_SEED, MODELS, GenerationSettings
+from openv_app.services.storage import image_id_of
+from worker.contract import FRAME_STEP, MAX_PROMPT_LENGTH, MAX_SEED, MODEL_SPECS, MODELS, GenerationSettings
 
 # What `str.strip()` removes, spelt with escapes that JSON Schema (ECMA 262), Python and Rust
 # regular expressions all read alike: a prompt needs one character besides these, and no text
@@ -47,6 +50,9 @@ class GenerationRequest(GenerationSettings):
     model_config = ConfigDict(json_schema_extra=_declare_the_rules)
 
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)  # type: ignore[assignment]
+    # The video's first frame: an image the user uploaded (`POST /api/images`) or took from a
+    # clip (`POST /api/videos/{id}/last-frame`). The app signs its URL for the worker.
+    start_image_id: uuid.UUID | None = Field(default=None, validate_default=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -68,6 +74,32 @@ class GenerationRequest(GenerationSettings):
             raise ValueError("must not be empty")
         return value
 
+    # Named as the contract's check of `start_image_url`, so it replaces it: the worker fetches
+    # whatever URL it is given, so only the app's own signed URLs may ever reach it (no SSRF).
+    @field_validator("start_image_url")
+    @classmethod
+    def _start_image_fits_the_model(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            raise PydanticCustomError(
+                "start_image_url", "send start_image_id of an uploaded image (POST /api/images) instead"
+            )
+        return value
+
+    @field_validator("start_image_id")
+    @classmethod
+    def _image_fits_the_model(cls, value: uuid.UUID | None, info: ValidationInfo) -> uuid.UUID | None:
+        spec = MODEL_SPECS.get(info.data.get("model", ""))
+        if spec is not None:
+            if value is not None and not spec.accepts_image:
+                raise PydanticCustomError(
+                    "start_image_id", f"{spec.id} takes no start image (it makes video from text only)"
+                )
+            if value is None and not spec.accepts_text_only:
+                raise PydanticCustomError(
+                    "start_image_id", f"required for {spec.id} (it makes video from a start image)"
+                )
+        return value
+
     @classmethod
     def json_schema(cls, max_prompt_length: int) -> dict[str, Any]:
         """The request's JSON Schema under the operator's prompt-length limit."""
@@ -86,8 +118,11 @@ class GenerationRequest(GenerationSettings):
 
 def settings_of(video: Video) -> dict[str, Any]:
     """The generation settings of a video, as a request would give them (a setting the row has
-    no column for, such as a start image, takes its default)."""
-    return {name: getattr(video, name) for name in GenerationRequest.model_fields if hasattr(video, name)}
+    no column for takes its default; the start image is named by its id)."""
+    settings = {name: getattr(video, name) for name in GenerationRequest.model_fields if hasattr(video, name)}
+    if video.start_image_path:
+        settings["start_image_id"] = image_id_of(video.start_image_path)
+    return settings
 
 
 class VideoOut(VideoBase):
@@ -95,6 +130,18 @@ class VideoOut(VideoBase):
     poster_url: str | None = None
     download_url: str | None = None
     share_url: str | None = None  # the public page, while the owner shares the video
+    start_image_id: uuid.UUID | None = None  # the image it was made from (to submit again with)
+    start_image_url: str | None = None  # that image, signed (the card's thumbnail)
+
+
+class ImageOut(BaseModel):
+    """A start image the user may submit with (`start_image_id`): stored as a JPEG, upright and
+    without metadata, at this size; `url` is a signed preview that expires."""
+
+    image_id: uuid.UUID
+    width: int
+    height: int
+    url: str
 
 
 class PublicVideo(GenerationColumns):

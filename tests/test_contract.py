@@ -46,7 +46,8 @@ def test_a_request_the_app_accepts_is_a_job_the_worker_accepts_unchanged(data):
         request = GenerationRequest.parse(data, max_prompt_length=4000)
     except InvalidInput:
         return
-    settings_sent = {**request.model_dump(), "seed": request.seed or 0}
+    # The app sends the settings; a start image goes as its own signed URL, never the id.
+    settings_sent = {**request.model_dump(exclude={"start_image_id"}), "seed": request.seed or 0}
     progress_url = "https://app.example/api/progress?token=t"
     job = JobInput.model_validate(
         {**settings_sent, "upload": {"video": "https://storage/v.mp4"}, "progress_url": progress_url}
@@ -149,6 +150,15 @@ def valid_settings(draw: st.DrawFn) -> dict:
     return {**kept, "model": spec.id}
 
 
+def as_request(data: dict) -> dict:
+    """The same settings as a user asks for them: an uploaded image's id for the start image's
+    URL, which only the app makes (it signs its own storage's URL for the worker)."""
+    request = {name: value for name, value in data.items() if name != "start_image_url"}
+    if "start_image_url" in data:
+        request["start_image_id"] = "0190a5a0-0000-7000-8000-000000000000"
+    return request
+
+
 def fits(spec: ModelSpec, field: str, value: float) -> bool:
     """The model's bounds restated field by field: the oracle for the contract's checks."""
     if field in ("width", "height"):
@@ -170,10 +180,11 @@ def test_settings_within_a_models_bounds_are_accepted_unchanged(data):
     job = JobInput.model_validate(data)
     expected = {**spec.defaults(), "negative_prompt": "", "seed": 0, "start_image_url": None, "image_fit": "crop"}
     assert job.model_dump(exclude={"upload", "progress_url"}) == {**expected, **data}
-    request = GenerationRequest.parse(data, max_prompt_length=4000)
-    assert request.model_dump(exclude={"seed", "prompt"}) == job.model_dump(
-        exclude={"seed", "prompt", "upload", "progress_url"}
-    )
+    request = GenerationRequest.parse(as_request(data), max_prompt_length=4000)
+    assert request.model_dump(exclude={"seed", "prompt", "start_image_id"}) == job.model_dump(
+        exclude={"seed", "prompt", "upload", "progress_url", "start_image_url"}
+    ) | {"start_image_url": None}
+    assert (request.start_image_id is not None) == (job.start_image_url is not None)
 
 
 @settings(max_examples=500)
@@ -192,7 +203,7 @@ def test_settings_outside_a_models_bounds_are_refused_naming_the_field(data, fie
         JobInput.model_validate(data)
     assert validation_message(refused.value).startswith(f"invalid input: {field}: ")
     with pytest.raises(InvalidInput) as app_refused:
-        GenerationRequest.parse(data, max_prompt_length=4000)
+        GenerationRequest.parse(as_request(data), max_prompt_length=4000)
     assert app_refused.value.field == field
 
 

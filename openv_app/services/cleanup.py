@@ -1,5 +1,6 @@
-"""Removing stored files: a deleted video's files once no upload can still arrive, and the
-orphan sweep for files that belong to no live video."""
+"""Removing stored files: a deleted video's files (and its start image, unless another of the
+user's live videos uses it) once no upload can still arrive, and the orphan sweep for files that
+belong to no live video (an unused start image only after its grace, see services/images.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import sqlalchemy as sa
 
 from openv_app.logs import job_fields
 from openv_app.models import Video, utcnow, videos
+from openv_app.services.images import StartImages, image_is_orphan
 from openv_app.services.queries import COLUMNS, VideoQueries
 from openv_app.services.statuses import IN_FLIGHT_STATUSES, VideoStatus, is_terminal
-from openv_app.services.storage import Storage, StorageError, video_paths
+from openv_app.services.storage import Storage, StorageError, image_id_of, video_paths
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +25,17 @@ log = logging.getLogger(__name__)
 class FileCleanup:
     queries: VideoQueries
     storage: Storage
+    images: StartImages
 
     async def remove_files(self, video: Video) -> bool:
         """Delete a deleted video's files once no upload can come; True once they are gone."""
         if video.deleted_at is None or video.files_removed_at is not None or not uploads_are_over(video):
             return False
+        paths = list(video_paths(video.user_id, str(video.id)))
+        if video.start_image_path and not await self.images.used_by_another(video):
+            paths.append(video.start_image_path)
         try:
-            await self.storage.delete(list(video_paths(video.user_id, str(video.id))))
+            await self.storage.delete(paths)
         except StorageError as error:
             about_job = job_fields(video.id, video.runpod_job_id)
             log.warning("storage delete failed for %s, will retry: %s", video.id, error, extra=about_job)
@@ -52,14 +58,18 @@ class FileCleanup:
         """Remove stored files that belong to no live video; returns how many were found.
 
         Catches what nothing else will: a late upload after its video was deleted or gave up
-        on its job, files of rows removed by hand.
+        on its job, files of rows removed by hand, start images uploaded and never used.
         """
         paths = await self.storage.list_files()
-        owners = {path: video_id_of(path) for path in paths}
+        images = [path for path in paths if image_id_of(path)]
+        image_set = set(images)
+        owners = {path: video_id_of(path) for path in paths if path not in image_set}
         known = {video.id: video for video in await self.queries.videos_by_id([v for v in owners.values() if v])}
         orphans = [
             path for path, video_id in owners.items() if is_orphan(path, known.get(video_id) if video_id else None)
         ]
+        held = await self.images.held(images)
+        orphans += [path for path in images if image_is_orphan(path, held)]
         log.info(
             "orphan sweep: %d of %d stored files belong to no live video%s",
             len(orphans),

@@ -29,6 +29,7 @@ from openv_app.services.cleanup import FileCleanup
 from openv_app.services.clerk_users import clerk_email_lookup
 from openv_app.services.endpoints import Endpoints, ModelUnavailable
 from openv_app.services.errors import Conflict, InvalidInput, NotFound
+from openv_app.services.images import StartImages
 from openv_app.services.queries import COLUMNS, VideoQueries, as_uuid, owned_by
 from openv_app.services.queueing import RunPodQueue
 from openv_app.services.quota import Quota
@@ -63,7 +64,8 @@ class JobService:
         self.queries = VideoQueries(self.db)
         self.accounts = Accounts(self.settings, self.db, clerk_email_lookup(self.settings))
         self.quota = Quota(self.accounts, self.db)
-        self.files = FileCleanup(self.queries, self.storage)
+        self.images = StartImages(self.queries, self.storage)
+        self.files = FileCleanup(self.queries, self.storage, self.images)
         self.stats = JobStatsReader(self.db)
         # Refuses, at start-up, a ttl that outlives the upload URLs.
         self.job_ttl_s = job_ttl_s(self.settings, self.storage.upload_url_lifetime_s)
@@ -93,9 +95,12 @@ class JobService:
     async def submit(self, user_id: str, data: Any) -> Video:
         data = self.endpoints.checked_request(data)  # a model this instance serves
         request = GenerationRequest.parse(data, self.settings.max_prompt_length)
+        image_id = request.start_image_id  # one of the caller's own images, or InvalidInput
+        start_image_path = await self.images.path_for(user_id, image_id) if image_id else None
         video = Video(
             user_id=user_id,
-            **request.model_dump(exclude={"seed"}),
+            **request.model_dump(exclude={"seed", "start_image_id", "start_image_url"}),
+            start_image_path=start_image_path,
             seed=request.seed if request.seed is not None else random.randint(0, MAX_SEED),
             # The upload URLs made just after this row expire before then.
             uploads_expire_at=utcnow() + timedelta(seconds=self.storage.upload_url_lifetime_s),

@@ -1,5 +1,6 @@
 """Sending a video's job to RunPod: the worker's input (its settings, signed upload URLs, the
-progress callback) and the `/run` call with the webhook and the job's execution policy."""
+start image's signed URL, the progress callback) and the `/run` call with the webhook and the
+job's execution policy."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from openv_app.services.signing import callback_url
 from openv_app.services.storage import Storage, video_paths
 from openv_app.settings import Settings
 from worker.contract import JobInput, UploadTargets
+
+# Between signing the start image's URL and RunPod accepting the job.
+START_IMAGE_URL_MARGIN_S = 300
 
 
 @dataclass
@@ -35,7 +39,17 @@ class RunPodQueue:
             video=await self.storage.create_upload_url(video_path),
             poster=await self.storage.create_upload_url(poster_path),
         )
-        job_input = JobInput(**settings_of(video), upload=upload, progress_url=self.callback("progress", video))
+        # The worker fetches the start image when the job starts: within the job's ttl.
+        start_image_url = None
+        if video.start_image_path:
+            lifetime_s = self.job_ttl_s + START_IMAGE_URL_MARGIN_S
+            start_image_url = await self.storage.create_download_url(video.start_image_path, lifetime_s=lifetime_s)
+        job_input = JobInput(
+            **settings_of(video),
+            start_image_url=start_image_url,
+            upload=upload,
+            progress_url=self.callback("progress", video),
+        )
         return await self.runpod.run(
             job_input.model_dump(),
             webhook=self.callback("webhook", video),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from openv_app.models import Video
 from openv_app.schemas import AccountOut, PublicVideo, UsageOut, VideoOut
+from openv_app.services.storage import image_id_of
 
 if TYPE_CHECKING:
     from openv_app.services.jobs import JobService
@@ -29,6 +30,9 @@ async def owner_view(service: JobService, video: Video) -> VideoOut:
         out.download_url = await storage.create_download_url(video.video_path, f"openv-{video.id}.mp4")
     if video.poster_path:
         out.poster_url = await storage.create_download_url(video.poster_path)
+    if video.start_image_path:
+        out.start_image_id = image_id_of(video.start_image_path)
+        out.start_image_url = await storage.create_download_url(video.start_image_path)
     return out
 
 
