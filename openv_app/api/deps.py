@@ -48,18 +48,24 @@ JSON_ONLY = [Depends(require_json)]
 Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="The `next_cursor` of the previous page.")]
 
 
-async def json_body(request: Request) -> Any:
-    """The request's JSON, read up to MAX_JSON_BYTES. (Starlette's own body limit answers in
-    plain text, not in the API's error shape.)"""
-    too_large = PayloadTooLarge(f"body: larger than {MAX_JSON_BYTES} bytes", field="body")
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, read up to `max_bytes` (413 naming `body` past it). (Starlette's own
+    body limit answers in plain text, not in the API's error shape.)"""
+    too_large = PayloadTooLarge(f"body: larger than {max_bytes} bytes", field="body")
     declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_JSON_BYTES:
+        if len(body) > max_bytes:
             raise too_large
+    return bytes(body)
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON, read up to MAX_JSON_BYTES."""
+    body = await read_body(request, MAX_JSON_BYTES)
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply

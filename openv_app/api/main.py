@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from openv_app.api.deps import Service, document_dependencies
 from openv_app.api.errors import add_error_handlers
 from openv_app.api.request_metrics import RequestMetrics
-from openv_app.api.routes import account, admin, jobs, metrics, models, public, sharing, storage, videos
+from openv_app.api.routes import account, admin, images, jobs, metrics, models, public, sharing, storage, videos
 from openv_app.settings import get_settings
 from openv_app.tabs import get_tab_registry
 
@@ -56,6 +56,7 @@ for router in (
     models.router,
     videos.router,
     sharing.router,
+    images.router,
     public.router,
     storage.router,
     metrics.router,
