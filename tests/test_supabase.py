@@ -4,17 +4,19 @@ and PostgreSQL settings as Supabase's poolers need them."""
 from __future__ import annotations
 
 import asyncio
+import io
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from openv_app.db import make_sync_engine
 from openv_app.services.storage import StorageError
 from openv_app.services.supabase_storage import SupabaseStorage
 from tests.support.databases import migrate
 from tests.support.fake_supabase_storage import FakeSupabaseStorage
-from tests.support.handlers import quick_video_handler
+from tests.support.handlers import StartImageHandler, quick_video_handler
 from tests.support.loops import run_sync
 from tests.support.servers import ServerThread, wait_until
 from worker.upload import put_file
@@ -128,6 +130,39 @@ def test_end_to_end_with_supabase_storage(app_factory, runpod_factory, supabase)
     assert ("videos", f"dev-user/{video['id']}.jpg") in supabase.objects
     assert httpx.delete(f"{app.url}/api/videos/{video['id']}").status_code == 204
     assert supabase.objects == {}
+
+
+def test_start_images_through_supabase_storage(app_factory, runpod_factory, supabase):
+    """Uploads and last frames are stored with the real client, the worker fetches the image
+    through a signed URL that outlives its job, and the image goes with its last video."""
+    handler = StartImageHandler()
+    storage = storage_for(supabase)
+    app = app_factory(runpod_factory(handler), storage=storage)
+    photo = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 30, 30)).save(photo, format="PNG")
+    answer = httpx.post(f"{app.url}/api/images", content=photo.getvalue(), headers={"content-type": "image/png"})
+    assert answer.status_code == 201, answer.text
+    image = answer.json()
+    path = f"dev-user/images/{image['image_id']}.jpg"
+    assert supabase.objects[("videos", path)][1] == "image/jpeg"
+    assert httpx.get(image["url"]).content == supabase.objects[("videos", path)][0]
+    assert app.run(storage.exists(path)) and not app.run(storage.exists("dev-user/images/missing.jpg"))
+
+    request = {"prompt": "from this", "model": "ltx-video-distilled", "width": 160, "height": 128, "num_frames": 9}
+    video = httpx.post(f"{app.url}/api/runpod", json={**request, "start_image_id": image["image_id"]}).json()
+    done = wait_until(
+        lambda: (b := httpx.get(f"{app.url}/api/runpod/{video['id']}").json())["status"] == "COMPLETED" and b
+    )
+    assert handler.images[0].size == (160, 128) and handler.images[0].getpixel((80, 64))[0] > 180
+    assert max(supabase.download_lifetimes[path]) >= app.service.job_ttl_s  # the worker's URL
+    frame = httpx.post(f"{app.url}/api/videos/{video['id']}/last-frame", json={})
+    assert frame.status_code == 201, frame.text
+    frame_path = f"dev-user/images/{frame.json()['image_id']}.jpg"
+    assert {path, frame_path} <= set(app.run(storage.list_files()))
+
+    assert httpx.delete(f"{app.url}/api/videos/{done['id']}").status_code == 204
+    assert set(supabase.objects) == {("videos", frame_path)}  # the fresh frame waits for its video
+    assert app.run(app.service.files.sweep_orphan_files()) == 0
 
 
 @pytest.mark.postgres_only

@@ -68,3 +68,26 @@ def scripted_handler(job: dict[str, Any]) -> dict[str, Any]:
     if "take your time" in prompt:
         time.sleep(4)
     return handler(job)
+
+
+class StartImageHandler:
+    """The worker's side of a start image: fetches the job's `start_image_url` as the real
+    worker does (worker/start_image.py), keeps what it got, then uploads a tiny clip. Its first
+    `refuse_first` jobs are refused instead (a refusal is not retried: the video fails)."""
+
+    def __init__(self, refuse_first: int = 0) -> None:
+        self.inputs: list[dict[str, Any]] = []
+        self.images: list[Any] = []
+        self.refuse_first = refuse_first
+
+    def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
+        from worker.start_image import fetch_start_image
+
+        job_input = job["input"]
+        self.inputs.append(job_input)
+        if len(self.inputs) <= self.refuse_first:
+            return {"error": "invalid input: prompt: refused by the test"}
+        if job_input.get("start_image_url"):
+            url, size = job_input["start_image_url"], (job_input["width"], job_input["height"])
+            self.images.append(fetch_start_image(url, *size, job_input["image_fit"]))
+        return upload_tiny_video(job_input)
