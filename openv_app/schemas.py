@@ -13,7 +13,14 @@ from pydantic_core import PydanticCustomError
 from openv_app.models import GenerationColumns, Video, VideoBase
 from openv_app.services.errors import invalid_input
 from openv_app.services.storage import image_id_of
-from worker.contract import FRAME_STEP, MAX_PROMPT_LENGTH, MAX_SEED, MODEL_SPECS, MODELS, GenerationSettings
+from worker.contract import (
+    FRAME_STEP,
+    MAX_PROMPT_LENGTH,
+    MAX_SEED,
+    MODEL_SPECS,
+    MODELS,
+    GenerationSettings,
+)
 
 # What `str.strip()` removes, spelt with escapes that JSON Schema (ECMA 262), Python and Rust
 # regular expressions all read alike: a prompt needs one character besides these, and no text
@@ -21,17 +28,27 @@ from worker.contract import FRAME_STEP, MAX_PROMPT_LENGTH, MAX_SEED, MODEL_SPECS
 STRIPPED = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 PROMPT_PATTERN = rf"^[^\x00]*[^\x00{STRIPPED}][^\x00]*$"
 TEXT_PATTERN = r"^[^\x00]*$"
+IMAGE_MODELS = [model for model in MODELS if MODEL_SPECS[model].accepts_image]
 
 
 def _declare_the_rules(schema: dict[str, Any]) -> None:
     """The schema states the rules the validators add: the models, the frame counts, the
-    prompt's pattern."""
+    prompt's pattern, who takes a start image."""
     properties = schema["properties"]
     properties["model"]["enum"] = list(MODELS)
     frames = properties["num_frames"]
     frames["enum"] = [n for n in range(frames["minimum"], frames["maximum"] + 1) if (n - 1) % FRAME_STEP == 0]
     properties["prompt"]["pattern"] = PROMPT_PATTERN
     properties["negative_prompt"]["pattern"] = TEXT_PATTERN
+    # The worker only ever gets the app's own signed URLs: a request names an image by its id,
+    # for a model that takes one.
+    properties["start_image_url"] = {"type": "null", "description": "Not taken: send `start_image_id`."}
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"start_image_id": {"type": "string"}}, "required": ["start_image_id"]},
+            "then": {"properties": {"model": {"enum": IMAGE_MODELS}}, "required": ["model"]},
+        },
+    ]
 
 
 def _numeric_fields(model: type[BaseModel]) -> set[str]:

@@ -247,18 +247,18 @@ def test_retry_keeps_the_start_image(app_factory, runpod_factory):
 def test_requests_name_only_the_callers_own_images_and_never_a_url(app_factory, runpod_factory):
     app = app_factory(runpod_factory(quick_video_handler, concurrency=0), **MAKER.settings())
     mine = upload(app, encoded(gradient(), "PNG"), "image/png", user="ann").json()["image_id"]
-    refusals = [
-        ("bob", {"start_image_id": mine}, "start_image_id", "no such image"),  # another user's image
-        ("ann", {"start_image_id": str(new_image_id())}, "start_image_id", "no such image"),
-        ("ann", {"start_image_id": "../../etc/passwd"}, "start_image_id", "valid UUID"),
-        ("ann", {"start_image_url": f"{app.url}/api/storage/ann/images/{mine}.jpg"}, "start_image_url", "send"),
-        ("ann", {"start_image_url": "http://169.254.169.254/latest/meta-data/"}, "start_image_url", "start_image_id"),
-        ("ann", {"model": "wan2.1-t2v-1.3b", "start_image_id": mine}, "start_image_id", "takes no start image"),
-        ("ann", {"image_fit": "stretch"}, "image_fit", "'crop' or 'pad'"),
+    refusals = [  # another user's image is told as one that does not exist (404), as their videos are
+        ("bob", {"start_image_id": mine}, 404, "start_image_id", "no such image"),
+        ("ann", {"start_image_id": str(new_image_id())}, 404, "start_image_id", "no such image"),
+        ("ann", {"start_image_id": "../../etc/passwd"}, 400, "start_image_id", "valid UUID"),
+        ("ann", {"start_image_url": f"{app.url}/api/storage/ann/images/{mine}.jpg"}, 400, "start_image_url", "send"),
+        ("ann", {"start_image_url": "http://169.254.169.254/latest/"}, 400, "start_image_url", "start_image_id"),
+        ("ann", {"model": "wan2.1-t2v-1.3b", "start_image_id": mine}, 400, "start_image_id", "takes no start image"),
+        ("ann", {"image_fit": "stretch"}, 400, "image_fit", "'crop' or 'pad'"),
     ]
-    for user, fields, field, message in refusals:
+    for user, fields, status, field, message in refusals:
         answer = submit(app, user, **fields)
-        assert answer.status_code == 400, (fields, answer.text)
+        assert answer.status_code == status, (fields, answer.text)
         assert answer.json()["field"] == field and message in answer.json()["error"], answer.json()
     for user in ("ann", "bob"):
         assert httpx.get(f"{app.url}/api/videos", headers=as_user(user)).json()["videos"] == []

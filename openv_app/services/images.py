@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from openv_app.models import Video, utcnow, videos
 from openv_app.schemas import ImageOut
 from openv_app.services import image_files
-from openv_app.services.errors import Conflict, InvalidInput
+from openv_app.services.errors import Conflict, NotFound
 from openv_app.services.queries import VideoQueries
 from openv_app.services.statuses import VideoStatus
 from openv_app.services.storage import FileTooLarge, Storage, image_id_of, image_path
@@ -71,11 +71,11 @@ class StartImages:
         return await self.storage.create_download_url(path, lifetime_s=lifetime_s)
 
     async def path_for(self, user_id: str, image_id: uuid.UUID) -> str:
-        """The stored path of the user's own image; another user's or a missing one is told
-        as not found (400, naming `start_image_id`)."""
+        """The stored path of the user's own image; another user's or a missing one is
+        NotFound naming `start_image_id` (as another user's video is a 404)."""
         path = image_path(user_id, image_id)
         if not await self.storage.exists(path):
-            raise InvalidInput(
+            raise NotFound(
                 "start_image_id: no such image (upload it with POST /api/images first)", field="start_image_id"
             )
         return path

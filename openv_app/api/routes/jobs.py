@@ -41,7 +41,7 @@ Attempt = Annotated[int, Query(ge=0, le=100)]
     response_model=VideoOut,
     openapi_extra=_body_schema(GenerationRequest.json_schema(get_settings().max_prompt_length)),
     dependencies=JSON_ONLY,
-    responses={201: {"links": VIDEO_LINKS}, **errors(401, 409, 413, 415, 429, 502)},
+    responses={201: {"links": VIDEO_LINKS}, **errors(401, 404, 409, 413, 415, 429, 502)},
 )
 async def submit_video(request: Request, user: User, service: Service) -> VideoOut:
     """Queue a generation job. 400 names a bad field; 409 too many unfinished; 429 daily quota."""

@@ -17,7 +17,15 @@ router = APIRouter(prefix="/api/videos", tags=["videos"])
 # Where a created video's id leads (OpenAPI links: clients and stateful API tests follow them).
 VIDEO_LINKS = {
     operation: {"operationId": operation, "parameters": {"video_id": "$response.body#/id"}}
-    for operation in ("get_video", "delete_video", "cancel_video", "retry_video", "share_video", "unshare_video")
+    for operation in (
+        "get_video",
+        "delete_video",
+        "cancel_video",
+        "retry_video",
+        "share_video",
+        "unshare_video",
+        "last_frame",
+    )
 }
 
 
