@@ -14,12 +14,14 @@ from openv_app.models import GenerationColumns, Video, VideoBase
 from openv_app.services.errors import invalid_input
 from openv_app.services.storage import image_id_of
 from worker.contract import (
+    DEFAULT_MODEL,
     FRAME_STEP,
     MAX_PROMPT_LENGTH,
     MAX_SEED,
     MODEL_SPECS,
     MODELS,
     GenerationSettings,
+    ModelSpec,
 )
 
 # What `str.strip()` removes, spelt with escapes that JSON Schema (ECMA 262), Python and Rust
@@ -48,7 +50,28 @@ def _declare_the_rules(schema: dict[str, Any]) -> None:
             "if": {"properties": {"start_image_id": {"type": "string"}}, "required": ["start_image_id"]},
             "then": {"properties": {"model": {"enum": IMAGE_MODELS}}, "required": ["model"]},
         },
+        # Each model's own bounds (a request without `model` gets the default one's).
+        *(
+            {"if": {"properties": {"model": {"const": spec.id}}, "required": ["model"]}, "then": _bounds(spec)}
+            for spec in MODEL_SPECS.values()
+        ),
+        {"if": {"not": {"required": ["model"]}}, "then": _bounds(MODEL_SPECS[DEFAULT_MODEL])},
     ]
+
+
+def _bounds(spec: ModelSpec) -> dict[str, Any]:
+    size = {"minimum": spec.min_size, "maximum": spec.max_size, "multipleOf": spec.size_multiple}
+    frames = [n for n in range(spec.min_frames, spec.max_frames + 1) if (n - 1) % spec.frame_step == 0]
+    return {
+        "properties": {
+            "width": size,
+            "height": size,
+            "num_frames": {"enum": frames},
+            "fps": {"minimum": spec.min_fps, "maximum": spec.max_fps},
+            "steps": {"minimum": spec.min_steps, "maximum": spec.max_steps},
+            "guidance_scale": {"minimum": spec.min_guidance, "maximum": spec.max_guidance},
+        }
+    }
 
 
 def _numeric_fields(model: type[BaseModel]) -> set[str]:
