@@ -51,7 +51,10 @@ THEME_COLOR = [
     {"name": "theme-color", "content": "#121113", "media": "(prefers-color-scheme: dark)"},
 ]
 
-app = rx.App(api_transformer=[api, SecurityHeaders], head_components=clerk_scripts())
+# Pasting an image into the studio makes it the start image (assets/paste_image.js).
+PASTE_IMAGE = rx.el.script(src="/paste_image.js", defer=True)
+
+app = rx.App(api_transformer=[api, SecurityHeaders], head_components=[*clerk_scripts(), PASTE_IMAGE])
 app.add_page(
     explore,
     route="/explore",

@@ -9,6 +9,7 @@ import reflex as rx
 from openv_app.components.callouts import error_callout
 from openv_app.components.disclosure import disclosure
 from openv_app.components.fields import labelled, range_input, select
+from openv_app.components.start_image import start_image_field
 from openv_app.states.account import AccountState
 from openv_app.states.studio import GenerateState
 
@@ -17,6 +18,7 @@ def generate_form() -> rx.Component:
     return rx.card(
         rx.vstack(
             *prompt_fields(),
+            start_image_field(),
             model_select(),
             presets_grid(),
             disclosure(

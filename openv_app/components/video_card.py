@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 
 from openv_app.states.library import LibraryState, VideoCard
+from openv_app.states.start_image import StartImageState
 from openv_app.states.studio import GenerateState
 
 STATUS_COLORS = {
@@ -120,11 +121,19 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
                 rx.icon("share_2", size=14), "Share", on_click=LibraryState.share(video.id), class_name="share"
             ),
         ),
-        rx.tooltip(
-            icon_card_button(
-                "copy", "Reuse prompt", "gray", on_click=GenerateState.reuse(video.id), class_name="reuse"
+        rx.cond(
+            (video.status == "COMPLETED") & StartImageState.images_offered,
+            card_button(
+                rx.icon("film", size=14),
+                "Continue",
+                on_click=StartImageState.continue_from(video.id),
+                class_name="continue",
+                aria_label="Continue this clip from its last frame",
             ),
-            content="Reuse prompt and settings",
+        ),
+        rx.tooltip(
+            icon_card_button("copy", "Remix", "gray", on_click=GenerateState.reuse(video.id), class_name="reuse"),
+            content="Remix: this video's prompt, settings and start image in the form",
         ),
         rx.spacer(),
         icon_card_button("trash_2", "Delete", "red", on_click=LibraryState.ask_delete(video.id), class_name="delete"),
@@ -142,7 +151,22 @@ def video_card(video: rx.Var[VideoCard]) -> rx.Component:
             ),
             rx.text(video.prompt, size="2", class_name="prompt", style={"overflow-wrap": "anywhere"}),
             rx.cond(video.error != "", rx.text(video.error, size="1", color_scheme="red", class_name="error")),
-            rx.text(video.details, size="1", color_scheme="gray"),
+            rx.hstack(
+                rx.cond(
+                    video.start_image_url != "",
+                    rx.image(
+                        src=video.start_image_url,
+                        alt="Start image",
+                        width="2.5em",
+                        height="2.5em",
+                        object_fit="cover",
+                        border_radius="var(--radius-1)",
+                        class_name="start-image-thumb",
+                    ),
+                ),
+                rx.text(video.details, size="1", color_scheme="gray"),
+                align="center",
+            ),
             rx.cond(
                 video.share_url != "",
                 rx.hstack(

@@ -45,6 +45,7 @@ class VideoCard:
     download_url: str = ""
     timing: str = ""
     share_url: str = ""
+    start_image_url: str = ""
 
     @classmethod
     def from_view(cls, view: VideoOut) -> VideoCard:
@@ -65,6 +66,7 @@ class VideoCard:
             download_url=view.download_url or "",
             timing=timing_text(view),
             share_url=view.share_url or "",
+            start_image_url=view.start_image_url or "",
         )
 
 

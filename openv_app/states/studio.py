@@ -1,4 +1,4 @@
-"""The generate form: its fields, submitting it, and filling it from a video (Reuse)."""
+"""The generate form: its fields, submitting it, and filling it from a video (Remix)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,10 @@ class GenerateState(SessionState):
     fps: int = _FIRST.default_fps
     seed: int = 0
     seed_locked: bool = False
+    # An uploaded start image (image-to-video), shown framed as the model will see it.
+    start_image_id: str = ""
+    start_image_url: str = ""
+    image_fit: str = "crop"
     submitting: bool = False
     field_errors: dict[str, str] = {}
     form_error: str = ""
@@ -220,6 +224,7 @@ class GenerateState(SessionState):
             "steps": self.steps,
             "guidance_scale": self.guidance_scale,
             "seed": self.seed,
+            **({"start_image_id": self.start_image_id, "image_fit": self.image_fit} if self.start_image_id else {}),
         }
 
     @rx.event
@@ -248,13 +253,18 @@ class GenerateState(SessionState):
 
     @rx.event
     async def reuse(self, video_id: str) -> None:
-        """Fill the form with a video's prompt and settings (a card's Reuse button)."""
+        """Fill the form with a video's prompt, settings and start image (a card's Remix button)."""
         try:
             video = await get_job_service().queries.get_video(self._current_user(), video_id)
         except AppError as error:
             self.form_error = error.message
             return
         self._apply_reuse(video)
+        # Remix: the source image too (its id as a request names it).
+        path, images = video.start_image_path, get_job_service().images
+        self.start_image_id = str(settings_of(video).get("start_image_id", ""))
+        self.start_image_url = await images.signed_url(path) if path else ""
+        self.image_fit = video.image_fit
 
     def _apply_reuse(self, video: Video) -> None:
         """The video's settings, fitted to its model (or, if this instance no longer offers that
