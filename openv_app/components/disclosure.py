@@ -34,7 +34,8 @@ class ToggleDetails(Details):
     on_toggle: rx.EventHandler[toggle_event]  # type: ignore[type-arg, valid-type]
 
 
-def disclosure(summary: str, *children: rx.Component, is_open: Var[bool], on_toggle, id: str) -> rx.Component:
+def disclosure(summary: str, *children: rx.Component, on_toggle, id: str) -> rx.Component:
+    """Not bound to an `open` var: the caller opens it once, when the page loads."""
     return ToggleDetails.create(
         rx.el.summary(
             rx.text(summary, as_="span", size="2", weight="medium"),
@@ -42,7 +43,6 @@ def disclosure(summary: str, *children: rx.Component, is_open: Var[bool], on_tog
             style={"cursor": "pointer", "padding_block": "0.25rem", "width": "fit-content"},
         ),
         rx.vstack(*children, spacing="3", width="100%", padding_top="0.5rem"),
-        open=is_open,
         on_toggle=on_toggle,
         id=id,
         width="100%",

@@ -11,7 +11,7 @@ from openv_app.components.disclosure import disclosure
 from openv_app.components.fields import labelled, range_input, select
 from openv_app.components.start_image import start_image_field
 from openv_app.states.account import AccountState
-from openv_app.states.studio import GenerateState
+from openv_app.states.studio import ADVANCED_ID, GenerateState
 
 
 def generate_form() -> rx.Component:
@@ -26,9 +26,8 @@ def generate_form() -> rx.Component:
                 negative_prompt_field(),
                 *sliders(),
                 seed_row(),
-                is_open=GenerateState.advanced_open,
                 on_toggle=GenerateState.toggle_advanced,
-                id="advanced",
+                id=ADVANCED_ID,
             ),
             error_callout(GenerateState.form_error, "form-error"),
             submit_row(),

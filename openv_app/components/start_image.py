@@ -12,24 +12,31 @@ MAX_BYTES = 10 * 1024 * 1024
 
 
 def drop_zone() -> rx.Component:
-    return rx.upload(
-        rx.hstack(
-            rx.cond(StartImageState.uploading, rx.spinner(), rx.icon("image_plus", size=18)),
-            rx.text("Add a start image: drop, paste or click to pick (JPEG, PNG, WebP)", size="2"),
-            align="center",
-            spacing="2",
+    # Inside a <label>, whose text names the drop zone's file input (Reflex renders that input
+    # without props of ours); clicking opens the picker through the label, so the zone's own
+    # click handler is off (it would open a second one).
+    return rx.el.label(
+        rx.upload(
+            rx.hstack(
+                rx.cond(StartImageState.uploading, rx.spinner(), rx.icon("image_plus", size=18)),
+                rx.text("Add a start image: drop, paste or click to pick (JPEG, PNG, WebP)", size="2"),
+                align="center",
+                spacing="2",
+            ),
+            id=UPLOAD_ID,
+            accept=ACCEPT,
+            max_files=1,
+            max_size=MAX_BYTES,
+            multiple=False,
+            no_click=True,
+            on_drop=StartImageState.upload_image(rx.upload_files(upload_id=UPLOAD_ID)),
+            border="1px dashed var(--gray-a8)",
+            border_radius="var(--radius-3)",
+            padding="0.75em",
+            width="100%",
+            cursor="pointer",
         ),
-        id=UPLOAD_ID,
-        accept=ACCEPT,
-        max_files=1,
-        max_size=MAX_BYTES,
-        multiple=False,
-        on_drop=StartImageState.upload_image(rx.upload_files(upload_id=UPLOAD_ID)),
-        border="1px dashed var(--gray-a8)",
-        border_radius="var(--radius-3)",
-        padding="0.75em",
-        width="100%",
-        cursor="pointer",
+        style={"display": "block", "width": "100%"},
     )
 
 

@@ -21,6 +21,8 @@ from worker.contract import MAX_SEED, MODEL_SPECS, ModelSpec
 
 # The local endpoint's tiny CPU engine: small, quick settings.
 LOCAL_STEPS = 12
+# The "Advanced" disclosure's element id.
+ADVANCED_ID = "advanced"
 # Fields the form shows an error under; any other field's error is told above the button.
 SHOWN_FIELDS = frozenset({"prompt", "negative_prompt", "steps", "guidance_scale", "seed"})
 
@@ -114,17 +116,13 @@ class GenerateState(SessionState):
         return [spec.min_guidance, spec.max_guidance]
 
     @rx.var
-    def advanced_open(self) -> bool:
-        return self.advanced == "open"
-
-    @rx.var
     def size_label(self) -> str:
         spec = MODEL_SPECS[self.model]
         width, height = presets.size_for(self.aspect, self.resolution, spec)
         return f"{width}×{height}, {presets.frames_for(self.duration, spec)} frames at {self.fps} fps"
 
     @rx.event
-    def load_form(self) -> None:
+    def load_form(self):
         if self.model not in offered_models():
             self._switch_model(offered_models()[0])
         if get_settings().uses_local_runpod and not self.prompt:
@@ -141,6 +139,11 @@ class GenerateState(SessionState):
             self.aspect, self.resolution = query["aspect"], query["resolution"]
         if query.get("duration") in self.duration_options:
             self.duration = query["duration"]
+        # Opened once here, not bound to the state: a re-render while a toggle is on its way to
+        # the server would otherwise undo the user's click.
+        return (
+            rx.call_script(f"document.getElementById('{ADVANCED_ID}').open = true") if self.advanced == "open" else None
+        )
 
     @rx.event
     def set_prompt(self, value: str) -> None:
