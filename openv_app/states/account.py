@@ -37,9 +37,9 @@ class AccountState(SessionState):
             user = self._current_user()
         except AuthError:
             return
-        await self._show(await account_view(get_job_service(), user))
+        self._show(await account_view(get_job_service(), user))
 
-    async def _show(self, account: AccountOut) -> None:
+    def _show(self, account: AccountOut) -> None:
         self.role, self.may_generate = account.role, account.may_generate
         self.blocked_reason, self.blocked_field = account.blocked_reason or "", account.blocked_field or ""
         terms = get_job_service().accounts.terms
@@ -60,7 +60,7 @@ class AccountState(SessionState):
             self.account_error = error.message
             return
         self.voucher_code, self.account_error = "", ""
-        await self._show(await account_view(service, user))
+        self._show(await account_view(service, user))
 
     @rx.event
     async def accept_terms(self) -> None:
@@ -72,4 +72,4 @@ class AccountState(SessionState):
             self.account_error = error.message
             return
         self.account_error = ""
-        await self._show(await account_view(service, user))
+        self._show(await account_view(service, user))
