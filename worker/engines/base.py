@@ -92,3 +92,21 @@ def step_reporter(on_step: StepCallback, total: int) -> Callable[..., dict[str, 
 def to_uint8(frames: np.ndarray) -> np.ndarray:
     """diffusers' `output_type="np"` frames (floats in [0, 1]) as uint8."""
     return (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def pipeline_arguments(params: GenerationParams, spec: Any, on_step: StepCallback) -> dict[str, Any]:
+    """What every diffusers video pipeline here takes the same way: the prompts, the size and
+    frame count snapped to the model's rules, steps, guidance, the seeded generator, NumPy
+    output and per-step progress."""
+    return {
+        "prompt": params.prompt,
+        "negative_prompt": params.negative_prompt or None,
+        "width": snap_size(params.width, spec.size_multiple),
+        "height": snap_size(params.height, spec.size_multiple),
+        "num_frames": snap_frames(params.num_frames, spec.frame_step),
+        "num_inference_steps": params.steps,
+        "guidance_scale": params.guidance_scale,
+        "generator": seeded(params.seed),
+        "output_type": "np",
+        "callback_on_step_end": step_reporter(on_step, params.steps),
+    }

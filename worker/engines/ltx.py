@@ -14,7 +14,6 @@ step count takes the pipeline's default linear-quadratic schedule.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -23,11 +22,8 @@ from worker.engines.base import (
     GenerationParams,
     StepCallback,
     compute_dtype,
+    pipeline_arguments,
     require_weights,
-    seeded,
-    snap_frames,
-    snap_size,
-    step_reporter,
     to_uint8,
 )
 
@@ -50,22 +46,12 @@ class DiffusersLTXEngine:
     def generate(self, params: GenerationParams, on_step: StepCallback) -> np.ndarray:
         import torch
 
-        arguments: dict[str, Any] = {
-            "prompt": params.prompt,
-            "negative_prompt": params.negative_prompt or None,
-            "width": snap_size(params.width, self.spec.size_multiple),
-            "height": snap_size(params.height, self.spec.size_multiple),
-            "num_frames": snap_frames(params.num_frames, self.spec.frame_step),
+        arguments = pipeline_arguments(params, self.spec, on_step) | {
             "frame_rate": params.fps,
-            "num_inference_steps": params.steps,
-            "guidance_scale": params.guidance_scale,
             "guidance_rescale": GUIDANCE_RESCALE if params.guidance_scale > 1 else 0.0,
             "decode_timestep": DECODE_TIMESTEP,
             "decode_noise_scale": DECODE_NOISE_SCALE,
             "image_cond_noise_scale": 0.0,
-            "generator": seeded(params.seed),
-            "output_type": "np",
-            "callback_on_step_end": step_reporter(on_step, params.steps),
         }
         if params.steps == len(DISTILLED_TIMESTEPS):
             arguments["timesteps"] = DISTILLED_TIMESTEPS

@@ -24,11 +24,8 @@ from worker.engines.base import (
     StepCallback,
     WeightsMissing,
     compute_dtype,
+    pipeline_arguments,
     require_weights,
-    seeded,
-    snap_frames,
-    snap_size,
-    step_reporter,
     to_uint8,
 )
 
@@ -87,18 +84,7 @@ class DiffusersWanEngine:
     def generate(self, params: GenerationParams, on_step: StepCallback) -> np.ndarray:
         import torch
 
-        arguments: dict[str, Any] = {
-            "prompt": params.prompt,
-            "negative_prompt": params.negative_prompt or None,
-            "width": snap_size(params.width, self.spec.size_multiple),
-            "height": snap_size(params.height, self.spec.size_multiple),
-            "num_frames": snap_frames(params.num_frames, self.spec.frame_step),
-            "num_inference_steps": params.steps,
-            "guidance_scale": params.guidance_scale,
-            "generator": seeded(params.seed),
-            "output_type": "np",
-            "callback_on_step_end": step_reporter(on_step, params.steps),
-        }
+        arguments = pipeline_arguments(params, self.spec, on_step)
         pipeline = self.pipeline
         if params.image is not None:
             if self.image_pipeline is None:
