@@ -1,6 +1,8 @@
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
+from openv_app.first_paint import ScriptsAfterFirstPaintPlugin
+from openv_app.memory import configure_granian_allocator
 from openv_app.settings import Settings
 from openv_app.theme_css import SlimRadixTailwindPlugin
 from openv_app.workers import respawn_failed_workers
@@ -8,6 +10,9 @@ from openv_app.workers import respawn_failed_workers
 # Read here for Reflex, from the app's one settings object. Not `get_settings()`: Reflex loads
 # this file before `reflex run --env prod` has set the mode the app's settings check.
 settings = Settings()
+
+# Before Granian is loaded: its allocator returns freed memory at once (openv_app/memory.py).
+configure_granian_allocator()
 
 # A backend worker that dies is replaced; the others keep serving (openv_app/workers.py).
 respawn_failed_workers()
@@ -25,6 +30,7 @@ config = rx.Config(
     plugins=[
         SlimRadixTailwindPlugin(),  # Tailwind v4, Radix Themes with only the app's colours
         rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="violet", radius="large")),
+        ScriptsAfterFirstPaintPlugin(),  # the page paints before its JavaScript downloads
     ],
     disable_plugins=[SitemapPlugin],
 )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import reflex as rx
 from reflex.utils.processes import get_num_workers
 
-from openv_app import live, metrics
+from openv_app import live, memory, metrics
 from openv_app.api.main import api
 from openv_app.api.security_headers import SecurityHeaders
 from openv_app.components.not_found import not_found
@@ -120,6 +120,7 @@ async def close_clients_at_shutdown() -> AsyncIterator[None]:
 get_job_service().listeners.append(push_to_open_tabs)
 app.register_lifespan_task(close_clients_at_shutdown)
 app.register_lifespan_task(metrics.process_metrics)
+app.register_lifespan_task(memory.return_freed_memory_periodically)
 app.register_lifespan_task(status_poller)
 app.register_lifespan_task(live.background(refresh_served_tabs))
 if isinstance(get_tab_registry(), RedisTabs):

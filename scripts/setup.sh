@@ -7,6 +7,9 @@ cd "$ROOT"
 
 export REFLEX_TELEMETRY_ENABLED=false REFLEX_CHECK_LATEST_VERSION=false REFLEX_USE_SYSTEM_BUN=1
 export PATH="$ROOT/.tools/node_modules/.bin:$ROOT/.venv/bin:$PATH"
+# Python's objects in glibc's heap, not in pymalloc's arenas, so the memory of closed tabs can go
+# back to the system (openv_app/memory.py).
+export PYTHONMALLOC="${PYTHONMALLOC:-malloc}"
 
 # Python virtualenv with the pinned dependencies (re-installed when requirements.txt changes).
 if [ ! -x .venv/bin/python ]; then

@@ -60,3 +60,27 @@ def test_the_studio_is_prerendered_with_its_library_place_reserved(prod_app):
     assert 'id="prompt"' in html  # the form, not the sign-in panel, is painted first
     assert html.count("placeholder-card") == 3  # one row, shown per breakpoint
     assert "Sign in to OpenV" not in html
+
+
+PAINT_AND_SCRIPTS_JS = """() => ({
+    paint: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null,
+    scripts: performance.getEntriesByType('resource')
+        .filter(entry => new URL(entry.name).pathname.startsWith('/assets/') && entry.name.endsWith('.js'))
+        .map(entry => entry.startTime),
+})"""
+
+
+def test_pages_paint_before_their_scripts_download_then_come_alive(prod_app, page):
+    """openv_app/first_paint.py: no module is requested before the first contentful paint, and
+    the page still hydrates (its socket gets a token) without a hydration error."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    for path in ("/", "/explore/"):
+        page.goto(prod_app.url + path)
+        page.wait_for_function("() => window.sessionStorage.getItem('token')")
+        timing = page.evaluate(PAINT_AND_SCRIPTS_JS)
+        assert timing["paint"] is not None and len(timing["scripts"]) >= 10, (path, timing)
+        assert min(timing["scripts"]) >= timing["paint"], (path, timing)
+    assert 'rel="modulepreload"' not in httpx.get(prod_app.url + "/").text
+    assert not [error for error in errors if "hydrat" in error.lower() or "react.dev/errors" in error], errors

@@ -7,12 +7,12 @@ import reflex as rx
 from openv_app.states.explore import SamplePrompt, SharedCard
 
 
-def use_prompt_button(studio_link: rx.Var[str]) -> rx.Component:
+def use_prompt_button(studio_link: rx.Var[str] | str) -> rx.Component:
     """The studio with its form filled in from the card."""
     return rx.link(rx.button("Use this prompt", size="1", variant="soft"), href=studio_link, class_name="use-prompt")
 
 
-def explore_card(*content: rx.Component, studio_link: rx.Var[str], class_name: str) -> rx.Component:
+def explore_card(*content: rx.Component, studio_link: rx.Var[str] | str, class_name: str) -> rx.Component:
     return rx.card(
         rx.vstack(*content, use_prompt_button(studio_link), spacing="2", width="100%"),
         class_name=class_name,
@@ -44,7 +44,7 @@ def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
     )
 
 
-def sample_card(sample: rx.Var[SamplePrompt]) -> rx.Component:
+def sample_card(sample: SamplePrompt) -> rx.Component:
     return explore_card(
         rx.heading(sample.title, size="3", as_="h3"),
         rx.text(sample.prompt, size="2"),

@@ -7,7 +7,7 @@ import reflex as rx
 from openv_app.components.explore_cards import sample_card, shared_card
 from openv_app.components.header import explore_header
 from openv_app.components.placeholders import placeholder_row
-from openv_app.states.explore import ExploreState
+from openv_app.states.explore import SAMPLES, ExploreState
 
 COLUMNS = {"initial": "1", "sm": "2", "md": "3"}
 
@@ -37,7 +37,7 @@ def explore() -> rx.Component:
             shared_videos(),
             rx.cond(ExploreState.has_more, rx.button("Load more", on_click=ExploreState.load_more, id="explore-more")),
             rx.heading("Sample prompts", size="5", as_="h2"),
-            card_grid(rx.foreach(ExploreState.samples, sample_card), id="samples"),
+            card_grid(*(sample_card(sample) for sample in SAMPLES), id="samples"),
             spacing="4",
             width="100%",
         ),

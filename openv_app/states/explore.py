@@ -62,10 +62,13 @@ def load_samples(path: Path = SAMPLES_FILE) -> list[SamplePrompt]:
     return samples
 
 
+# Written into the page when it is compiled, not held by each tab's state: they are the same for
+# everyone, and they paint with the prerendered page, before any event.
+SAMPLES = load_samples()
+
+
 class ExploreState(rx.State):
     shared: list[SharedCard] = []
-    # The samples are in the prerendered page already: they paint with it, before any event.
-    samples: list[SamplePrompt] = load_samples()
     next_cursor: str = ""
     error: str = ""
     loaded: bool = False
@@ -76,7 +79,6 @@ class ExploreState(rx.State):
 
     @rx.event
     async def load_explore(self) -> None:
-        self.samples = load_samples()
         self.shared, self.next_cursor = [], ""
         await self._load_page(None)
         self.loaded = True

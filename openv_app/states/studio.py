@@ -23,6 +23,10 @@ from worker.contract import MAX_SEED, MODEL_SPECS, ModelSpec
 LOCAL_STEPS = 12
 # The "Advanced" disclosure's element id.
 ADVANCED_ID = "advanced"
+RESTORE_ADVANCED_JS = (
+    f"const advanced = document.getElementById('{ADVANCED_ID}');"
+    " if (advanced && !window.openvAdvancedRestored) { window.openvAdvancedRestored = true; advanced.open = true }"
+)
 # Fields the form shows an error under; any other field's error is told above the button.
 SHOWN_FIELDS = frozenset({"prompt", "negative_prompt", "steps", "guidance_scale", "seed"})
 
@@ -139,11 +143,10 @@ class GenerateState(SessionState):
             self.aspect, self.resolution = query["aspect"], query["resolution"]
         if query.get("duration") in self.duration_options:
             self.duration = query["duration"]
-        # Opened once here, not bound to the state: a re-render while a toggle is on its way to
-        # the server would otherwise undo the user's click.
-        return (
-            rx.call_script(f"document.getElementById('{ADVANCED_ID}').open = true") if self.advanced == "open" else None
-        )
+        # Opened once per page load, not bound to the state: a re-render while a toggle is on its
+        # way to the server would undo the user's click, and so would a second load (a socket
+        # that reconnects hydrates again) answered after the user has folded it.
+        return rx.call_script(RESTORE_ADVANCED_JS) if self.advanced == "open" else None
 
     @rx.event
     def set_prompt(self, value: str) -> None:

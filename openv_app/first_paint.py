@@ -1,0 +1,67 @@
+"""The prerendered page paints before its JavaScript starts to download.
+
+React Router puts a `<link rel="modulepreload">` for every module of the page in the head and
+imports them from an inline module script, so on a slow line ~260 KiB of JavaScript shares the
+bandwidth with the one stylesheet the first paint waits for. Reflex 0.10 has no setting for the
+document's scripts (its `<Scripts/>` takes no options), so this build plugin rewrites the built
+HTML: the preloads are dropped from the head and issued by the module script once the page has
+painted, and its static imports become imports that run in the same order after them. Hydration
+is unchanged, only later by the time the stylesheet took alone.
+
+If a React Router upgrade changes the shape of these tags the build fails here rather than
+shipping pages that load their scripts twice or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from reflex.plugins import Plugin
+
+PRELOAD = re.compile(r'<link rel="modulepreload" href="(?P<href>[^"]+)"/>')
+MODULE_SCRIPT = re.compile(r'<script type="module" async="">(?P<body>.*?)</script>', re.S)
+STATIC_IMPORT = re.compile(r'^import (?:\* as (?P<name>\w+) from )?"(?P<href>[^"]+)";\n', re.M)
+
+# requestAnimationFrame runs just before a frame is painted; the timeout after it, just after.
+AFTER_FIRST_PAINT = "await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted)));"
+
+
+class ScriptsNotFound(RuntimeError):
+    """The built page does not have the script tags this plugin knows how to defer."""
+
+
+def defer_scripts(html: str) -> str:
+    """The page with its module preloads and imports started after the first paint."""
+    hrefs = PRELOAD.findall(html)
+    scripts = MODULE_SCRIPT.findall(html)
+    if not hrefs or len(scripts) != 1 or not STATIC_IMPORT.search(scripts[0]):
+        raise ScriptsNotFound(f"{len(hrefs)} module preloads and {len(scripts)} module scripts")
+    body = scripts[0]
+    imports = "".join(
+        f"const {match['name']} = await import({json.dumps(match['href'])});\n"
+        if match["name"]
+        else f"await import({json.dumps(match['href'])});\n"
+        for match in STATIC_IMPORT.finditer(body)
+    )
+    preload = (
+        f"for (const href of {json.dumps(hrefs)}) {{"
+        ' const link = document.createElement("link"); link.rel = "modulepreload"; link.href = href;'
+        " document.head.append(link); }\n"
+    )
+    script = AFTER_FIRST_PAINT + "\n" + preload + imports + STATIC_IMPORT.sub("", body)
+    html = PRELOAD.sub("", html)
+    return MODULE_SCRIPT.sub(lambda _: f'<script type="module" async="">{script}</script>', html, count=1)
+
+
+@dataclasses.dataclass
+class ScriptsAfterFirstPaintPlugin(Plugin):
+    def post_build(self, **context: Any) -> None:
+        static_dir: Path = context["static_dir"]
+        for page in static_dir.rglob("*.html"):
+            if "window.__reactRouterContext" not in page.read_text(encoding="utf-8"):
+                continue  # a file of assets/, not a page of the app
+            page.write_text(defer_scripts(page.read_text(encoding="utf-8")), encoding="utf-8")

@@ -1,0 +1,64 @@
+"""Freed memory goes back to the operating system (openv_app/memory.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import psutil
+import pytest
+
+from openv_app.memory import GRANIAN_JEMALLOC_CONF, GlibcHeap, HeapTrimmer, configure_granian_allocator
+
+MB = 2**20
+
+
+class FakeHeap(GlibcHeap):
+    def __init__(self) -> None:
+        self.free, self.trims = 10 * MB, 0
+
+    def free_bytes(self) -> int:
+        return self.free
+
+    def trim(self) -> None:
+        self.trims += 1
+
+
+def test_only_newly_freed_memory_is_worth_a_trim():
+    heap = FakeHeap()
+    trimmer = HeapTrimmer(heap, threshold_bytes=8 * MB)
+    trims = []
+    # Free bytes never drop after a trim (the pages go back, the chunks stay free), so a heap
+    # with much free memory is not trimmed again and again; reused memory is not "freed" either.
+    for free in (12, 30, 30, 20, 27, 29):
+        heap.free = free * MB
+        trims.append(trimmer.trim_if_freed())
+    assert trims == [False, True, False, False, False, True]
+    assert heap.trims == 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
+def test_memory_freed_in_the_middle_of_the_heap_is_returned():
+    heap = GlibcHeap.load()
+    assert heap is not None
+    trimmer = HeapTrimmer(heap)
+    process = psutil.Process()
+    # 1 KiB objects come from malloc (not Python's small-object arenas); the last one stays, so
+    # the freed memory is below the top of the heap, where malloc never gives it back by itself.
+    blocks = [os.urandom(1024) for _ in range(100_000)]
+    pinned = blocks[-1]
+    held = process.memory_info().rss
+    del blocks
+    assert process.memory_info().rss > held - 16 * MB  # freed, but still the process's
+    assert trimmer.trim_if_freed()
+    assert process.memory_info().rss < held - 64 * MB
+    assert pinned
+
+
+def test_granian_allocator_setting_keeps_an_operators_own(monkeypatch):
+    monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    configure_granian_allocator()
+    assert os.environ["_RJEM_MALLOC_CONF"] == GRANIAN_JEMALLOC_CONF
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000")
+    configure_granian_allocator()
+    assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:5000"
