@@ -139,6 +139,16 @@ def shifted(report: dict[str, Any]) -> list[str]:
     return [f"{item['node'].get('selector', '?')} {item['score']:.3f}" for item in items[:3] if "node" in item]
 
 
+def lcp_element(report: dict[str, Any]) -> str:
+    """The element whose paint was the largest contentful paint."""
+    details = report["audits"].get("largest-contentful-paint-element", {}).get("details") or {}
+    for table in details.get("items", []):
+        for item in table.get("items", []):
+            if "node" in item:
+                return f"LCP: {item['node'].get('selector', '?')}"
+    return "LCP: ?"
+
+
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {column: statistics.median(run[column] for run in runs) for column in COLUMNS}
 
@@ -161,10 +171,12 @@ def main() -> None:
     parser.add_argument("--pages", default="studio,explore,shared")
     parser.add_argument("--profiles", default="mobile,desktop")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument("--reports", type=Path, help="keep Lighthouse's full reports in this folder")
     args = parser.parse_args()
     install_lighthouse()
     with tempfile.TemporaryDirectory() as folder, scratch_database(BENCH_ADMIN_URL, "openv_page") as database:
-        work = Path(folder)
+        work = args.reports or Path(folder)
+        work.mkdir(parents=True, exist_ok=True)
         migrate(database)
         slug = seed(database, work / "storage")
         log = work / "reflex.log"
@@ -180,7 +192,9 @@ def main() -> None:
                         report = lighthouse(url + paths[page], profile, work / f"{page}-{profile}-{run}.json")
                         every.setdefault((page, profile), []).append(figures(report))
                         shown = {key: round(value, 3) for key, value in every[(page, profile)][-1].items()}
-                        print(page, profile, run, shown, failing(report), shifted(report), flush=True)
+                        print(
+                            page, profile, run, shown, failing(report), shifted(report), lcp_element(report), flush=True
+                        )
     version = subprocess.run([CHROME_PATH, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"\nLighthouse {LIGHTHOUSE_VERSION}, {version}, medians of {args.runs} runs (after a warm-up run per page)\n")
     print_table({key: medians(runs) for key, runs in every.items()})

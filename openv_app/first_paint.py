@@ -26,8 +26,11 @@ PRELOAD = re.compile(r'<link rel="modulepreload" href="(?P<href>[^"]+)"/>')
 MODULE_SCRIPT = re.compile(r'<script type="module" async="">(?P<body>.*?)</script>', re.S)
 STATIC_IMPORT = re.compile(r'^import (?:\* as (?P<name>\w+) from )?"(?P<href>[^"]+)";\n', re.M)
 
-# requestAnimationFrame runs just before a frame is painted; the timeout after it, just after.
-AFTER_FIRST_PAINT = "await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted)));"
+# requestAnimationFrame runs just before a frame is painted; the timeout after it, just after. A tab
+# opened in the background paints no frame until it is shown: the second timeout starts it anyway.
+AFTER_FIRST_PAINT = (
+    "await new Promise((painted) => { requestAnimationFrame(() => setTimeout(painted)); setTimeout(painted, 500); });"
+)
 
 
 class ScriptsNotFound(RuntimeError):
