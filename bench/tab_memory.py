@@ -8,8 +8,8 @@ Redis and 2 backend workers), seeds a library of 24 finished videos for the dev 
 2. replays that, token swapped, from N Reflex websocket clients (python-socketio): each is a tab
    whose state is hydrated and whose library is loaded, as a browser's is, without N renderers;
 3. reads the backend workers' memory (RSS) and, with Redis, Redis' `used_memory` before, at 100
-   and at 1,000 tabs; closes every tab, waits for the states to expire (TAB_STATE_TTL_S, 120 s
-   here) and 60 s more, and reads the memory again.
+   and at 1,000 tabs (once the workers have trimmed their heaps); closes every tab, waits for the
+   states to expire (TAB_STATE_TTL_S, 120 s here) and 60 s more, and reads the memory again.
 
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory'           # one process
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory --redis'   # Redis, 2 workers
@@ -33,6 +33,7 @@ import redis
 import socketio
 
 from openv_app.db import make_sync_engine
+from openv_app.memory import TRIM_INTERVAL_S
 from tests.support.browser import launch_chromium
 from tests.support.databases import bench_database
 from tests.support.factories import insert_videos, video_row
@@ -42,6 +43,9 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 STATE_TTL_S = 120
 LIBRARY = 24
 NAMESPACE = "/_event"
+# Read once a trim has run (openv_app/memory.py): what the open tabs hold, not the garbage of
+# opening them all at once.
+SETTLE_S = TRIM_INTERVAL_S + 5
 
 
 def seed_library(database_url: str) -> None:
@@ -140,7 +144,7 @@ async def measure(url: str, token: str, auth: dict[str, Any], events: list[Any],
         batch = [ReplayedTab(url, token, auth, events) for _ in range(count - len(tabs))]
         await open_tabs(batch)
         tabs += batch
-        await asyncio.sleep(5)
+        await asyncio.sleep(SETTLE_S)
         rows.append((f"{count} tabs", backend_rss_mb(port), redis_used_mb(store)))
     await asyncio.gather(*(tab.client.disconnect() for tab in tabs))
     closed = time.monotonic()

@@ -26,11 +26,16 @@ PRELOAD = re.compile(r'<link rel="modulepreload" href="(?P<href>[^"]+)"/>')
 MODULE_SCRIPT = re.compile(r'<script type="module" async="">(?P<body>.*?)</script>', re.S)
 STATIC_IMPORT = re.compile(r'^import (?:\* as (?P<name>\w+) from )?"(?P<href>[^"]+)";\n', re.M)
 
-# requestAnimationFrame runs just before a frame is painted; the timeout after it, just after. A tab
-# opened in the background paints no frame until it is shown: the second timeout starts it anyway.
-AFTER_FIRST_PAINT = (
-    "await new Promise((painted) => { requestAnimationFrame(() => setTimeout(painted)); setTimeout(painted, 500); });"
-)
+# Resolves once the browser reports the first contentful paint (a frame's presentation can come
+# well after the requestAnimationFrame that drew it). A hidden tab paints nothing until it is
+# shown, so it starts at once; a browser without paint timing waits one frame; none waits > 3 s.
+AFTER_FIRST_PAINT = """await new Promise((painted) => {
+  setTimeout(painted, 3000);
+  if (document.visibilityState === "hidden") return painted();
+  if (!PerformanceObserver.supportedEntryTypes?.includes("paint")) return requestAnimationFrame(() => setTimeout(painted));
+  new PerformanceObserver((entries) => entries.getEntriesByName("first-contentful-paint").length && painted())
+    .observe({ type: "paint", buffered: true });
+});"""
 
 
 class ScriptsNotFound(RuntimeError):

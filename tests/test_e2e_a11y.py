@@ -11,7 +11,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.support.browser import ARTIFACTS
+from tests.support.browser import ARTIFACTS, goto_live
 from tests.support.servers import wait_until
 
 SERIOUS = {"serious", "critical"}
@@ -45,7 +45,7 @@ def test_no_serious_accessibility_violations(prod_app, browser, scheme):
     context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     found = {}
-    page.goto(prod_app.url)
+    goto_live(page, prod_app.url)
     page.wait_for_selector(".video-card")
     found["studio"] = serious_violations(page)
     page.locator(f".video-card[data-id='{video['id']}'] .poster").click()
@@ -54,12 +54,11 @@ def test_no_serious_accessibility_violations(prod_app, browser, scheme):
     page.keyboard.press("Escape")
     page.goto(shared["share_url"])
     found["shared page"] = serious_violations(page)
-    page.goto(f"{prod_app.url}/explore")
-    page.wait_for_selector(".sample-card")
+    goto_live(page, f"{prod_app.url}/explore")
     found["explore"] = serious_violations(page)
     page.screenshot(path=str(ARTIFACTS / f"explore_{scheme}.png"), full_page=True)
     httpx.post(f"{prod_app.url}/api/admin/vouchers", json={"note": "a11y"})  # a row in each table
-    page.goto(f"{prod_app.url}/admin")
+    goto_live(page, f"{prod_app.url}/admin")
     page.wait_for_selector("#users-table")
     found["admin"] = serious_violations(page)
     context.close()
@@ -67,8 +66,7 @@ def test_no_serious_accessibility_violations(prod_app, browser, scheme):
 
 
 def test_keyboard_only_from_prompt_to_playing_video(prod_app, page):
-    page.goto(prod_app.url)
-    page.wait_for_selector("#prompt")
+    goto_live(page, prod_app.url)
     prompt = f"keyboard only {uuid.uuid4().hex[:6]}"
     for _ in range(30):  # Tab from the top of the page to the prompt
         page.keyboard.press("Tab")

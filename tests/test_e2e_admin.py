@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from openv_app.db import make_sync_engine
 from openv_app.models import Role, accounts, terms_acceptances, utcnow, vouchers
 from openv_app.services.auth import DEV_USER_ID
-from tests.support.browser import ARTIFACTS
+from tests.support.browser import ARTIFACTS, goto_live
 from tests.support.processes import PROD_TERMS_VERSION, accept_prod_terms
 
 
@@ -36,9 +36,7 @@ def dev_user_role(database_url: str, role: str) -> Iterator[sa.Engine]:
 
 
 def open_studio(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_function("() => window.sessionStorage.getItem('token')")
-    page.wait_for_selector("#prompt")
+    goto_live(page, url)
 
 
 def test_admin_page_lists_users_and_manages_vouchers(prod_app, page):
@@ -65,12 +63,11 @@ def test_admin_page_lists_users_and_manages_vouchers(prod_app, page):
 def test_anyone_but_an_admin_gets_the_404_page_and_api(prod_app, page):
     open_studio(page, prod_app.url)
     with dev_user_role(prod_app.database_url, Role.USER):
-        page.goto(f"{prod_app.url}/admin")
+        goto_live(page, f"{prod_app.url}/admin")
         expect(page.locator("#not-found")).to_have_text("404: Page not found")
         expect(page.locator("#users-table")).to_have_count(0)
         assert httpx.get(f"{prod_app.url}/api/admin/users").status_code == 404
-        page.goto(prod_app.url)
-        page.wait_for_selector("#prompt")
+        goto_live(page, prod_app.url)
         expect(page.locator("#to-admin")).to_have_count(0)
 
 

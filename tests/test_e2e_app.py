@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import httpx
 
+from tests.support.browser import goto_live
+
 
 def test_home_page_renders_without_console_errors(prod_app, page):
-    page.goto(prod_app.url)
+    goto_live(page, prod_app.url)
     page.wait_for_selector("#app-title")
     assert page.title().startswith("OpenV")
     assert page.inner_text("#app-title") == "OpenV"

@@ -19,7 +19,7 @@ from openv_app.db import make_sync_engine
 from openv_app.models import accounts, utcnow, vouchers
 from openv_app.settings import LOCAL_RUNPOD_API_KEY
 from tests.support.accounts import MAKER
-from tests.support.browser import ARTIFACTS, CARD_STATUS_JS, RECORD_VIOLATIONS, assert_security_headers
+from tests.support.browser import ARTIFACTS, CARD_STATUS_JS, RECORD_VIOLATIONS, assert_security_headers, goto_live
 from tests.support.clerk_backend import SECRET_KEY, ClerkBackend
 from tests.support.clerk_browser import FRONTEND_API_HOST, PUBLISHABLE_KEY, route_clerk
 from tests.support.clerk_tokens import ISSUER
@@ -94,7 +94,7 @@ def test_the_policy_names_the_frontend_api_and_a_newcomer_redeems_then_generates
             sa.insert(vouchers).values(code="CLERK-E2E", max_uses=1, created_by="e2e", created_at=utcnow())
         )
     page = clerk_page(browser, app, USER)
-    response = page.goto(app.url)
+    response = goto_live(page, app.url)
     assert_security_headers(response)
     csp = response.headers["content-security-policy"]
     for directive in ("script-src", "connect-src"):
@@ -116,7 +116,7 @@ def test_the_policy_names_the_frontend_api_and_a_newcomer_redeems_then_generates
         row = connection.execute(sa.select(accounts).where(accounts.c.user_id == USER)).mappings().one()
     assert (row["role"], row["email"]) == ("user", "newcomer@example.com")
 
-    page.goto(f"{app.url}/admin")
+    goto_live(page, f"{app.url}/admin")
     expect(page.locator("#not-found")).to_be_visible()
     assert page.evaluate("() => window.cspViolations") == []
     assert [error for error in page.console_errors if "Content Security Policy" in error] == []
@@ -125,7 +125,7 @@ def test_the_policy_names_the_frontend_api_and_a_newcomer_redeems_then_generates
 
 def test_a_visitor_without_a_session_gets_the_sign_in_panel(browser, clerk_prod_app):
     page = clerk_page(browser, clerk_prod_app, None)
-    page.goto(clerk_prod_app.url)
+    goto_live(page, clerk_prod_app.url)
     expect(page.locator("#clerk-sign-in")).to_have_text("Clerk's sign-in form", timeout=30000)
     expect(page.locator("#generate")).to_have_count(0)
     assert page.evaluate("() => window.cspViolations") == []

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.support.browser import ARTIFACTS, CARD_STATUS_JS
+from tests.support.browser import ARTIFACTS, CARD_STATUS_JS, goto_live
 
 
 def gradient_png(folder: Path) -> Path:
@@ -29,9 +29,7 @@ def wait_completed(page, prompt: str) -> None:
 
 
 def test_generate_from_an_image_continue_the_clip_and_remix(prod_app, page, tmp_path):
-    page.goto(prod_app.url)
-    page.wait_for_function("() => window.sessionStorage.getItem('token')")
-    page.wait_for_selector("#prompt")
+    goto_live(page, prod_app.url)
 
     page.set_input_files("#start-image input[type=file]", str(gradient_png(tmp_path)))
     preview = page.locator("#start-image-preview img")

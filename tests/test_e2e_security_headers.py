@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from tests.support.browser import CARD_STATUS_JS, RECORD_VIOLATIONS, assert_security_headers
+from tests.support.browser import CARD_STATUS_JS, RECORD_VIOLATIONS, assert_security_headers, goto_live
 from tests.support.servers import ServerThread
 
 HASHED_SCRIPT = re.compile(r'/assets/[^"/]+-[A-Za-z0-9_-]{8}\.js')
@@ -54,8 +54,7 @@ def test_pages_assets_api_errors_and_redirects_carry_the_headers(prod_app):
 
 def test_studio_works_under_the_policy(prod_app, page):
     page.add_init_script(RECORD_VIOLATIONS)
-    page.goto(prod_app.url)
-    page.wait_for_selector("#prompt")  # the frontend ran and its websocket is up
+    goto_live(page, prod_app.url)  # the frontend ran and its websocket is up
     prompt = f"a lantern under a strict policy {uuid.uuid4().hex[:8]}"
     page.fill("#prompt", prompt)
     page.click("#generate")
@@ -73,7 +72,7 @@ def test_studio_works_under_the_policy(prod_app, page):
     expect(page.locator(f"#play-{card.get_attribute('data-id')}")).to_be_focused()
     assert page.evaluate("() => window.cspViolations") == []
 
-    page.goto(f"{prod_app.url}/explore")
+    goto_live(page, f"{prod_app.url}/explore")
     expect(page.locator(".sample-card").first).to_be_visible()
     assert page.evaluate("() => window.cspViolations") == []
     assert csp_errors(page) == []

@@ -8,7 +8,7 @@ import uuid
 import httpx
 from playwright.sync_api import expect
 
-from tests.support.browser import ARTIFACTS
+from tests.support.browser import ARTIFACTS, goto_live, reload_live
 from tests.support.servers import wait_until
 
 COMPLETED_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]
@@ -20,8 +20,7 @@ def unique(text: str) -> str:
 
 
 def open_studio(page, app) -> None:
-    page.goto(app.url)
-    page.wait_for_selector("#prompt")
+    goto_live(page, app.url)
     expect(page.locator("#generate")).to_be_disabled()  # empty prompt
 
 
@@ -77,8 +76,7 @@ def test_generate_watch_progress_play_and_delete(prod_app, page):
     page.click("#confirm-delete")
     expect(card).to_have_count(0)
     wait_until(lambda: not any(f.exists() for f in files), timeout=10)
-    page.reload()
-    page.wait_for_selector("#prompt")
+    reload_live(page)
     expect(card_of(page, prompt)).to_have_count(0)
 
 
@@ -103,10 +101,14 @@ def test_second_tab_sees_updates_and_reload_keeps_everything(prod_app, browser, 
     expect(card_of(other, prompt)).to_be_visible(timeout=10000)  # pushed, no reload
     wait_for_status(other, prompt, "COMPLETED")
     other.screenshot(path=str(ARTIFACTS / "second_tab.png"))
-    other.reload()
-    other.wait_for_selector("#prompt")
+    reload_live(other)
     wait_for_status(other, prompt, "COMPLETED", timeout_s=10)
     other.close()
+
+
+def wait_for_advanced_saved(page, state: str) -> None:
+    """The toggle reached the server, which saves it in the browser (a reload sooner loses it)."""
+    page.wait_for_function("(state) => window.localStorage.getItem('openv_advanced') === state", arg=state)
 
 
 def open_advanced(page) -> None:
@@ -168,8 +170,8 @@ def test_choose_another_model_generate_reuse_and_advanced_is_remembered(prod_app
     violations = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
     assert violations == []
 
-    page.reload()  # the disclosure stays open
-    page.wait_for_selector("#prompt")
+    wait_for_advanced_saved(page, "open")
+    reload_live(page)  # the disclosure stays open
     expect(page.locator("#seed")).to_be_visible()
     if page.locator("#model").inner_text() != "LTX-Video distilled":
         page.click("#model")
@@ -198,8 +200,9 @@ def test_choose_another_model_generate_reuse_and_advanced_is_remembered(prod_app
 
     page.click("#advanced-summary")  # folded again, and so after a reload
     expect(page.locator("#seed")).to_be_hidden()
-    page.reload()
-    expect(card_of(page, prompt)).to_be_visible()  # hydrated: the library has loaded
+    wait_for_advanced_saved(page, "closed")
+    reload_live(page)
+    expect(card_of(page, prompt)).to_be_visible()  # the library has loaded
     expect(page.locator("#seed")).to_be_hidden()
 
 
@@ -266,7 +269,7 @@ def test_share_open_signed_out_make_your_own_then_revoke(prod_app, browser, page
 
 
 def test_explore_use_a_sample_prompt_and_generate(prod_app, page):
-    page.goto(f"{prod_app.url}/explore")
+    goto_live(page, f"{prod_app.url}/explore")
     sample = page.locator(".sample-card").first
     expect(sample).to_be_visible()
     prompt = sample.locator("p").first.inner_text()

@@ -7,6 +7,7 @@ import reflex as rx
 
 from openv_app.components.callouts import error_callout
 from openv_app.components.header import header
+from openv_app.components.live_marker import LIVE_ATTRS
 from openv_app.components.not_found import not_found
 from openv_app.states.admin import LIMIT_FIELDS, AdminState, JobRow, UserRow, VoucherRow
 
@@ -216,4 +217,5 @@ def admin() -> rx.Component:
         size="4",
         padding_x="1em",
         padding_bottom="3em",
+        custom_attrs=LIVE_ATTRS,
     )

@@ -6,6 +6,7 @@ import reflex as rx
 
 from openv_app.components.explore_cards import sample_card, shared_card
 from openv_app.components.header import explore_header
+from openv_app.components.live_marker import LIVE_ATTRS
 from openv_app.components.placeholders import placeholder_row
 from openv_app.states.explore import SAMPLES, ExploreState
 
@@ -42,4 +43,5 @@ def explore() -> rx.Component:
             width="100%",
         ),
         size="4",
+        custom_attrs=LIVE_ATTRS,
     )

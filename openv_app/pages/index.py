@@ -9,6 +9,7 @@ from openv_app.components.dialogs import confirm_delete, player
 from openv_app.components.generate_form import generate_form
 from openv_app.components.header import studio_header
 from openv_app.components.library_grid import library
+from openv_app.components.live_marker import LIVE_ATTRS
 from openv_app.components.sign_in import sign_in_panel
 from openv_app.settings import get_settings
 from openv_app.states.account import AccountState
@@ -48,4 +49,5 @@ def index() -> rx.Component:
         size="4",
         padding_x="1em",
         padding_bottom="3em",
+        custom_attrs=LIVE_ATTRS,
     )

@@ -60,9 +60,24 @@ def page_recording_errors(browser: Any, name: str) -> Iterator[Any]:
     context.close()
 
 
+# A Reflex page once it has hydrated and run its load events (openv_app/components/live_marker.py).
+LIVE = "[data-live='true']"
 SOCKET_RECORD = "token_manager_socket_record_{}"
 CARD_STATUS_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]
     .some(card => card.textContent.includes(prompt) && card.dataset.status === status)"""
+
+
+def goto_live(page: Any, url: str) -> Any:
+    """Opens a page of the app and waits until it is live: its prerendered HTML paints first, and
+    what is typed into it before then does not reach the state."""
+    response = page.goto(url)
+    page.wait_for_selector(LIVE, state="attached")
+    return response
+
+
+def reload_live(page: Any) -> None:
+    page.reload()
+    page.wait_for_selector(LIVE, state="attached")
 
 
 def socket_owner(client: redis.Redis, token: str) -> str | None:
@@ -77,8 +92,7 @@ def open_tab(browser: Any, app: RunningApp) -> tuple[Any, str]:
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.websockets = []
     page.on("websocket", lambda websocket: page.websockets.append(websocket))
-    page.goto(app.url)
-    # The prerendered studio shows the form before the page is live: wait for its token too.
+    goto_live(page, app.url)
     token = page.wait_for_function("() => window.sessionStorage.getItem('token')").json_value()
     page.wait_for_selector("#prompt")
     return page, token
