@@ -41,13 +41,13 @@ def test_only_newly_freed_memory_is_worth_a_trim():
 def test_memory_freed_in_the_middle_of_the_heap_is_returned():
     heap = GlibcHeap.load()
     assert heap is not None
-    trimmer = HeapTrimmer(heap)
     process = psutil.Process()
     # 1 KiB objects come from malloc (not Python's small-object arenas); the last one stays, so
     # the freed memory is below the top of the heap, where malloc never gives it back by itself.
     blocks = [os.urandom(1024) for _ in range(100_000)]
     pinned = blocks[-1]
     held = process.memory_info().rss
+    trimmer = HeapTrimmer(heap)  # counts from here: the heap may have had free memory before
     del blocks
     assert process.memory_info().rss > held - 16 * MB  # freed, but still the process's
     assert trimmer.trim_if_freed()
