@@ -1,7 +1,7 @@
 """The Reflex app: pages, the mounted HTTP API, the status poller and live pushes."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import reflex as rx
 from reflex.utils.processes import get_num_workers
@@ -110,6 +110,16 @@ async def forget_closed_tabs() -> None:
     await live.forget_closed_tabs(app, tabs)
 
 
+def open_websockets() -> Iterable[str]:
+    # Looked up each time: the namespace is set up when the app first serves, not at import.
+    namespace = app.event_namespace
+    return namespace.sid_to_token if namespace else ()
+
+
+async def return_freed_memory() -> None:
+    await memory.return_freed_memory_periodically(open_websockets)
+
+
 @contextlib.asynccontextmanager
 async def close_clients_at_shutdown() -> AsyncIterator[None]:
     yield
@@ -120,7 +130,7 @@ async def close_clients_at_shutdown() -> AsyncIterator[None]:
 get_job_service().listeners.append(push_to_open_tabs)
 app.register_lifespan_task(close_clients_at_shutdown)
 app.register_lifespan_task(metrics.process_metrics)
-app.register_lifespan_task(memory.return_freed_memory_periodically)
+app.register_lifespan_task(return_freed_memory)
 app.register_lifespan_task(status_poller)
 app.register_lifespan_task(live.background(refresh_served_tabs))
 if isinstance(get_tab_registry(), RedisTabs):

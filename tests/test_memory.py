@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import weakref
 
 import psutil
 import pytest
 
-from openv_app.memory import GRANIAN_JEMALLOC_CONF, GlibcHeap, HeapTrimmer, configure_granian_allocator
+from openv_app import memory
+from openv_app.memory import (
+    GRANIAN_JEMALLOC_CONF,
+    ClosedConnectionCollector,
+    GlibcHeap,
+    HeapTrimmer,
+    configure_granian_allocator,
+)
 
 MB = 2**20
 
@@ -62,3 +71,37 @@ def test_granian_allocator_setting_keeps_an_operators_own(monkeypatch):
     monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000")
     configure_granian_allocator()
     assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:5000"
+
+
+class Cycle:
+    """A closed connection's leftovers: objects that reference each other."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_full_collection_runs_once_enough_connections_have_closed(monkeypatch):
+    monkeypatch.setattr(memory, "COLLECT_AFTER_CLOSED", 3)
+    open_now = {"a", "b", "c", "d"}
+    collector = ClosedConnectionCollector(lambda: open_now)
+    open_now = {"b", "c", "d", "e", "f"}  # one closed, two opened
+    assert not collector.collect_if_closed()
+    gc.disable()  # only the collector's collection may free the cycle
+    try:
+        leftover = weakref.ref(Cycle())
+        assert leftover() is not None
+        open_now = {"f", "g"}  # three more closed: four since the last collection
+        assert collector.collect_if_closed()
+        assert leftover() is None
+        assert not collector.collect_if_closed()  # counted from zero again
+    finally:
+        gc.enable()
+
+
+def test_a_few_closed_connections_are_collected_after_a_while(monkeypatch):
+    monkeypatch.setattr(memory, "COLLECT_AT_LEAST_EVERY_S", 0.0)  # "a while" has always passed
+    open_now = {"a", "b"}
+    collector = ClosedConnectionCollector(lambda: open_now)
+    assert not collector.collect_if_closed()  # none closed: nothing to collect
+    open_now = {"b"}
+    assert collector.collect_if_closed()
