@@ -139,16 +139,6 @@ def shifted(report: dict[str, Any]) -> list[str]:
     return [f"{item['node'].get('selector', '?')} {item['score']:.3f}" for item in items[:3] if "node" in item]
 
 
-def lcp_element(report: dict[str, Any]) -> str:
-    """The element whose paint was the largest contentful paint."""
-    details = report["audits"].get("largest-contentful-paint-element", {}).get("details") or {}
-    for table in details.get("items", []):
-        for item in table.get("items", []):
-            if "node" in item:
-                return f"LCP: {item['node'].get('selector', '?')}"
-    return "LCP: ?"
-
-
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {column: statistics.median(run[column] for run in runs) for column in COLUMNS}
 

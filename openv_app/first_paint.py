@@ -1,12 +1,12 @@
 """The prerendered page paints before its JavaScript starts to download.
 
 React Router puts a `<link rel="modulepreload">` for every module of the page in the head and
-imports them from an inline module script, so on a slow line ~260 KiB of JavaScript shares the
+imports them from an inline module script, so on a slow line ~300 KiB of JavaScript shares the
 bandwidth with the one stylesheet the first paint waits for. Reflex 0.10 has no setting for the
 document's scripts (its `<Scripts/>` takes no options), so this build plugin rewrites the built
-HTML: the preloads are dropped from the head and issued by the module script once the page has
-painted, and its static imports become imports that run in the same order after them. Hydration
-is unchanged, only later by the time the stylesheet took alone.
+HTML: the preloads are dropped from the head and issued by the module script once the browser
+has painted the page, and its static imports become imports that run in the same order after
+them. Hydration is unchanged, only later by about the time the stylesheet took alone.
 
 If a React Router upgrade changes the shape of these tags the build fails here rather than
 shipping pages that load their scripts twice or not at all.
@@ -70,6 +70,6 @@ class ScriptsAfterFirstPaintPlugin(Plugin):
     def post_build(self, **context: Any) -> None:
         static_dir: Path = context["static_dir"]
         for page in static_dir.rglob("*.html"):
-            if "window.__reactRouterContext" not in page.read_text(encoding="utf-8"):
-                continue  # a file of assets/, not a page of the app
-            page.write_text(defer_scripts(page.read_text(encoding="utf-8")), encoding="utf-8")
+            html = page.read_text(encoding="utf-8")
+            if "window.__reactRouterContext" in html:  # not a file of assets/
+                page.write_text(defer_scripts(html), encoding="utf-8")
