@@ -182,9 +182,7 @@ def main() -> None:
                         report = lighthouse(url + paths[page], profile, work / f"{page}-{profile}-{run}.json")
                         every.setdefault((page, profile), []).append(figures(report))
                         shown = {key: round(value, 3) for key, value in every[(page, profile)][-1].items()}
-                        print(
-                            page, profile, run, shown, failing(report), shifted(report), lcp_element(report), flush=True
-                        )
+                        print(page, profile, run, shown, failing(report), shifted(report), flush=True)
     version = subprocess.run([CHROME_PATH, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"\nLighthouse {LIGHTHOUSE_VERSION}, {version}, medians of {args.runs} runs (after a warm-up run per page)\n")
     print_table({key: medians(runs) for key, runs in every.items()})
