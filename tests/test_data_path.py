@@ -174,7 +174,9 @@ def test_event_loop_answers_while_database_round_trips_are_slow(app_factory, run
 
     probes, codes = run_sync(storm_and_probe())
     assert codes == [200] * 20
-    assert max(probes) < 0.1, probes
+    # A loop that waited on the database would answer after at least one round trip (0.3 s); the
+    # test's client shares the server's process, so a probe can take a scheduling slice longer.
+    assert max(probes) < 0.25, probes
 
 
 # --- the poller at scale ---------------------------------------------------------------------
