@@ -4,7 +4,7 @@ from reflex.plugins.sitemap import SitemapPlugin
 from openv_app.first_paint import ScriptsAfterFirstPaintPlugin
 from openv_app.memory import configure_granian_allocator
 from openv_app.settings import Settings
-from openv_app.theme_css import SlimRadixTailwindPlugin
+from openv_app.theme_css import SlimRadixTailwindPlugin, TreeShakenRadixThemesPlugin
 from openv_app.workers import respawn_failed_workers
 
 # Read here for Reflex, from the app's one settings object. Not `get_settings()`: Reflex loads
@@ -29,7 +29,7 @@ config = rx.Config(
     cors_allowed_origins=settings.allowed_origins,
     plugins=[
         SlimRadixTailwindPlugin(),  # Tailwind v4, Radix Themes with only the app's colours
-        rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="violet", radius="large")),
+        TreeShakenRadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="violet", radius="large")),
         ScriptsAfterFirstPaintPlugin(),  # the page paints before its JavaScript downloads
     ],
     disable_plugins=[SitemapPlugin],

@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from reflex.plugins import TailwindV4Plugin
+from reflex.plugins import RadixThemesPlugin, TailwindV4Plugin
 from reflex_base.constants.base import Dirs
 
 # The accent (violet), its grey (mauve), and every color_scheme in openv_app/components/.
@@ -39,3 +39,16 @@ class SlimRadixTailwindPlugin(TailwindV4Plugin):
         super().pre_compile(**context)
         # Saved after the plugin's own root stylesheet, so this one is what the build reads.
         context["add_save_task"](root_style)
+
+
+@dataclasses.dataclass
+class TreeShakenRadixThemesPlugin(RadixThemesPlugin):
+    """Radix Themes with only the components the pages use in the JavaScript.
+
+    Reflex puts every plugin's package in `window.__reflex`, for components evaluated from
+    strings at run time (`rx.dynamic`), which this app does not have: `import * as` of Radix
+    Themes kept all of it (~470 KB) in the bundle every page loads. The package still installs:
+    each Radix component names it as its library."""
+
+    def get_frontend_dependencies(self, **context: Any) -> tuple[str, ...]:
+        return ()

@@ -239,6 +239,23 @@ def test_dark_mode_toggle(prod_app, page):
     page.screenshot(path=str(ARTIFACTS / "dark_mode.png"))
 
 
+def test_an_open_studio_refreshes_its_session_on_a_timer(prod_app, page):
+    """The tab's timer (a third of the tab-state TTL, 15 min by default) sends the session refresh
+    that keeps its state from expiring, and with Clerk hands the server a fresh token."""
+    sent: list[str] = []
+    page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(str(payload))))
+
+    def refreshes_sent() -> list[str]:
+        page.wait_for_timeout(100)  # the sync API hands over the frames seen only while it waits
+        return [frame for frame in sent if "refresh_session" in frame]
+
+    page.clock.install()
+    open_studio(page, prod_app)
+    assert not refreshes_sent()
+    page.clock.fast_forward("15:00")  # fires each due timer once
+    wait_until(refreshes_sent, timeout=15)
+
+
 def test_share_open_signed_out_make_your_own_then_revoke(prod_app, browser, page):
     open_studio(page, prod_app)
     prompt = unique("a shared paper lantern")

@@ -8,6 +8,7 @@ from openv_app.components.access_panel import access_panel
 from openv_app.components.dialogs import confirm_delete, player
 from openv_app.components.generate_form import generate_form
 from openv_app.components.header import studio_header
+from openv_app.components.interval import interval
 from openv_app.components.library_grid import library
 from openv_app.components.live_marker import LIVE_ATTRS
 from openv_app.components.sign_in import sign_in_panel
@@ -45,7 +46,7 @@ def index() -> rx.Component:
         ),
         player(),
         confirm_delete(),
-        rx.moment(interval=session_refresh_ms(), on_change=SessionState.refresh_session, display="none"),
+        interval(delay_ms=session_refresh_ms(), on_tick=SessionState.refresh_session),
         size="4",
         padding_x="1em",
         padding_bottom="3em",
