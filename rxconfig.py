@@ -33,4 +33,6 @@ config = rx.Config(
         ScriptsAfterFirstPaintPlugin(),  # the page paints before its JavaScript downloads
     ],
     disable_plugins=[SitemapPlugin],
+    # Built once, served to browsers that accept them: brotli (HTTPS) ~15 % smaller than gzip.
+    frontend_compression_formats=["brotli", "gzip"],
 )

@@ -86,3 +86,19 @@ def test_pages_paint_before_their_scripts_download_then_come_alive(prod_app, bro
         assert min(timing["scripts"]) >= timing["paint"], (path, timing)
         assert not [error for error in errors if "hydrat" in error.lower() or "react.dev/errors" in error], errors
     assert 'rel="modulepreload"' not in httpx.get(prod_app.url + "/").text
+
+
+def test_scripts_come_compressed_with_brotli_where_the_browser_takes_it(prod_app):
+    """Built once with the frontend (rxconfig `frontend_compression_formats`): brotli for
+    browsers that accept it (they do over HTTPS), gzip for the rest, the same script either way."""
+    html = httpx.get(prod_app.url + "/").text
+    script = re.findall(r'"(/assets/entry\.client-[\w-]+\.js)"', html)[0]
+    bodies = {}
+    for encoding in ("br", "gzip", "identity"):
+        answer = httpx.get(prod_app.url + script, headers={"accept-encoding": encoding})
+        assert answer.status_code == 200
+        assert answer.headers.get("content-encoding", "identity") == encoding, encoding
+        bodies[encoding] = answer
+    assert bodies["br"].content == bodies["gzip"].content == bodies["identity"].content  # httpx decodes both
+    sizes = {encoding: int(answer.headers["content-length"]) for encoding, answer in bodies.items()}
+    assert sizes["br"] < sizes["gzip"] < sizes["identity"], sizes
