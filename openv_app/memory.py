@@ -128,11 +128,21 @@ class ClosedConnectionCollector:
         return True
 
 
+def freeze_start_up_objects() -> None:
+    """What the worker built to start (modules, the app's pages and state classes) lives as long
+    as the worker: moved out of the collector's reach, so that a full collection, ours or
+    CPython's, walks only what tabs have made since."""
+    gc.collect()  # what start-up left as garbage is freed first, not kept for good
+    gc.freeze()
+    log.debug("%d start-up objects out of the collector's reach", gc.get_freeze_count())
+
+
 async def return_freed_memory_periodically(open_connections: Callable[[], Iterable[str]]) -> None:
     """A lifespan task: tabs close and their states expire one by one, so it looks on a timer.
     `open_connections` gives the ids of the worker's open websockets."""
     if os.environ.get("PYTHONMALLOC") != "malloc":
         log.info("PYTHONMALLOC is not 'malloc': memory of closed tabs stays in Python's arenas (README, Tab memory)")
+    freeze_start_up_objects()
     collector = ClosedConnectionCollector(open_connections)
     heap = GlibcHeap.load()
     trimmer = HeapTrimmer(heap) if heap else None

@@ -17,6 +17,7 @@ from openv_app.memory import (
     GlibcHeap,
     HeapTrimmer,
     configure_granian_allocator,
+    freeze_start_up_objects,
 )
 
 MB = 2**20
@@ -105,3 +106,21 @@ def test_a_few_closed_connections_are_collected_after_a_while(monkeypatch):
     assert not collector.collect_if_closed()  # none closed: nothing to collect
     open_now = {"b"}
     assert collector.collect_if_closed()
+
+
+class Node:
+    pass
+
+
+def test_start_up_objects_leave_the_collectors_reach_and_start_up_garbage_is_freed_first():
+    kept, garbage = Node(), Node()
+    kept.me, garbage.me = kept, garbage  # both in cycles: only the collector frees them
+    garbage_ref = weakref.ref(garbage)
+    del garbage
+    try:
+        freeze_start_up_objects()
+        assert garbage_ref() is None  # collected before the freeze, not frozen for good
+        assert gc.get_freeze_count() > 1000  # this process's modules and the test's own objects
+        assert not any(obj is kept for obj in gc.get_objects())  # frozen: in no generation a collection walks
+    finally:
+        gc.unfreeze()
