@@ -2,7 +2,7 @@ import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
 from openv_app.first_paint import ScriptsAfterFirstPaintPlugin
-from openv_app.memory import configure_granian_allocator
+from openv_app.memory import cap_reflex_redis_connections, configure_granian_allocator
 from openv_app.settings import Settings
 from openv_app.theme_css import SlimRadixTailwindPlugin, TreeShakenRadixThemesPlugin
 from openv_app.workers import respawn_failed_workers
@@ -13,6 +13,8 @@ settings = Settings()
 
 # Before Granian is loaded: its allocator returns freed memory at once (openv_app/memory.py).
 configure_granian_allocator()
+# Before Reflex makes its Redis client: a bounded pool per worker (openv_app/memory.py).
+cap_reflex_redis_connections(settings.redis_max_connections)
 
 # A backend worker that dies is replaced; the others keep serving (openv_app/workers.py).
 respawn_failed_workers()

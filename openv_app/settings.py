@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # With Redis, Reflex keeps every tab's state there and runs several backend workers.
     redis_url: str | None = None
+    # Redis connections each backend worker keeps at most, per client (Reflex's state client and
+    # the tab registry); an operation waits for a free one. Uncapped, a burst of tabs opened one
+    # per concurrent operation and kept them all (openv_app/memory.py).
+    redis_max_connections: int = Field(default=32, ge=3)
     # A tab's state (in Redis, or in the one process without it) is dropped after this long
     # without an event. An open studio tab sends one at least every third of it (pages/index.py),
     # so only closed tabs reach it; Reflex's default is an hour.

@@ -18,10 +18,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from reflex.utils import prerequisites
+
+from openv_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +226,23 @@ class RedisTabs:
         await self.redis.set(self._marker, 1, ex=3600)
 
 
+def redis_tabs(redis_url: str, max_connections: int) -> RedisTabs:
+    """Short timeouts: a frozen Redis holds no push or refresh for long. A bounded pool, as Reflex's
+    client has (rxconfig.py): a burst of tabs would otherwise leave a connection per tab open."""
+    pool = BlockingConnectionPool.from_url(
+        redis_url,
+        max_connections=max_connections,
+        timeout=REDIS_TIMEOUT_S,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+    )
+    return RedisTabs(Redis.from_pool(pool))
+
+
 @lru_cache
 def get_tab_registry() -> TabRegistry:
     """In Redis exactly when Reflex keeps its state there (REDIS_URL, read by rxconfig.py)."""
     redis_url = prerequisites.parse_redis_url()
     if not redis_url:
         return MemoryTabs()
-    # Short timeouts: a frozen Redis holds no push or refresh for long.
-    return RedisTabs(Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S))
+    return redis_tabs(redis_url, get_settings().redis_max_connections)

@@ -9,6 +9,8 @@ import weakref
 
 import psutil
 import pytest
+from redis.asyncio import BlockingConnectionPool
+from reflex.utils import prerequisites
 
 from openv_app import memory
 from openv_app.memory import (
@@ -16,6 +18,7 @@ from openv_app.memory import (
     ClosedConnectionCollector,
     GlibcHeap,
     HeapTrimmer,
+    cap_reflex_redis_connections,
     configure_granian_allocator,
     freeze_start_up_objects,
 )
@@ -72,6 +75,17 @@ def test_granian_allocator_setting_keeps_an_operators_own(monkeypatch):
     monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000")
     configure_granian_allocator()
     assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:5000"
+
+
+def test_reflex_redis_client_gets_a_bounded_pool_unless_the_operator_set_one(monkeypatch):
+    monkeypatch.setattr(prerequisites, "parse_redis_url", lambda: "redis://127.0.0.1:6379/0")
+    monkeypatch.delenv("REFLEX_REDIS_MAX_CONNECTIONS", raising=False)
+    cap_reflex_redis_connections(8)
+    pool = prerequisites.get_redis().connection_pool
+    assert isinstance(pool, BlockingConnectionPool) and pool.max_connections == 8
+    monkeypatch.setenv("REFLEX_REDIS_MAX_CONNECTIONS", "50")
+    cap_reflex_redis_connections(8)
+    assert prerequisites.get_redis().connection_pool.max_connections == 50
 
 
 class Cycle:

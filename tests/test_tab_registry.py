@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from openv_app import live
-from openv_app.tabs import RedisTabs
+from openv_app.tabs import RedisTabs, redis_tabs
 from tests.support.loops import in_own_loop
 
 
@@ -93,3 +93,22 @@ async def test_while_redis_is_away_the_refresh_backs_off_and_says_so_once(monkey
     assert not [record for record in caplog.records if record.exc_info]
     # 0.02 + 0.04 + 0.08 × 4 after the first interval: the pauses grew.
     assert elapsed > 0.3
+
+
+@in_own_loop
+async def test_a_burst_of_operations_shares_a_bounded_pool_of_connections(redis_url):
+    """200 operations at once on a registry capped at 4 connections: they wait their turn on
+    those 4 rather than opening one each and keeping them all (as an uncapped client does)."""
+    observer = Redis.from_url(redis_url)
+    tabs = redis_tabs(redis_url, max_connections=4)
+    try:
+        before = (await observer.info("clients"))["connected_clients"]
+        await asyncio.gather(*(tabs.redis.set(f"openv-test:burst:{n}", n, ex=30) for n in range(200)))
+        assert [int(value) for value in await tabs.redis.mget(f"openv-test:burst:{n}" for n in range(200))] == list(
+            range(200)
+        )
+        opened = (await observer.info("clients"))["connected_clients"] - before
+        assert 1 <= opened <= 4 + 2, opened  # + 2: other processes' idle pools may add a connection
+    finally:
+        await tabs.redis.aclose()
+        await observer.aclose()
