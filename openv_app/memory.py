@@ -11,8 +11,9 @@ And some of it is not freed at all until Python's cycle collector runs: a closed
 leaves python-engineio's handler frame in a reference cycle with its two tasks, and a full
 collection comes only after enough new objects, which a quiet worker does not make.
 Measured (bench/tab_memory.py): of 1,000 closed tabs' memory, 180 s later, one process held 50 %
-before, 36 % with the trim and jemalloc's setting, 7 % with `PYTHONMALLOC=malloc` too; two
-workers with Redis held 97 % before and 28 % now (README, Tab memory).
+before, 36 % with the trim and jemalloc's setting, 7–8 % with `PYTHONMALLOC=malloc` too; two
+workers with Redis held 97 % before, 28–30 % with all of that, 21 % once their Redis clients
+were capped (README, Tab memory).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def configure_granian_allocator() -> None:
 def cap_reflex_redis_connections(limit: int) -> None:
     """Reflex's Redis client opens a connection for each concurrent state operation and keeps
     every one: 1,000 tabs opened at once left 893 connections across two workers for as long as
-    they lived (capped: 193, and 23 MB less memory held once the tabs had gone). Reflex's own setting makes it a blocking pool
-    (operations wait for a free connection); an operator's REFLEX_REDIS_MAX_CONNECTIONS wins."""
+    they lived (capped: 193, and 23 MB less memory held once the tabs had gone). Reflex's own
+    setting makes it a blocking pool (operations wait for a free connection); an operator's
+    REFLEX_REDIS_MAX_CONNECTIONS wins."""
     os.environ.setdefault("REFLEX_REDIS_MAX_CONNECTIONS", str(limit))
 
 

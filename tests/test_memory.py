@@ -122,13 +122,8 @@ def test_a_few_closed_connections_are_collected_after_a_while(monkeypatch):
     assert collector.collect_if_closed()
 
 
-class Node:
-    pass
-
-
 def test_start_up_objects_leave_the_collectors_reach_and_start_up_garbage_is_freed_first():
-    kept, garbage = Node(), Node()
-    kept.me, garbage.me = kept, garbage  # both in cycles: only the collector frees them
+    kept, garbage = Cycle(), Cycle()  # only the collector frees them
     garbage_ref = weakref.ref(garbage)
     del garbage
     try:
