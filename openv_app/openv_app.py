@@ -70,8 +70,7 @@ app.add_page(
     description="OpenV turns a text prompt into a short video: generate, follow its progress, watch and share.",
     meta=THEME_COLOR,
     # Every (re)hydration loads the library, so a tab that reconnected with a new token (its
-    # worker died) is registered again; it also loads when the signed-in view mounts (after a
-    # Clerk sign-in; in dev mode a first visit loads it twice).
+    # worker died) is registered again; the signed-in view's mount loads it after a Clerk sign-in.
     on_load=[SessionState.load_session, GenerateState.load_form, LibraryState.load_library],
 )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import httpx
 
@@ -102,3 +103,20 @@ def test_scripts_come_compressed_with_brotli_where_the_browser_takes_it(prod_app
     assert bodies["br"].content == bodies["gzip"].content == bodies["identity"].content  # httpx decodes both
     sizes = {encoding: int(answer.headers["content-length"]) for encoding, answer in bodies.items()}
     assert sizes["br"] < sizes["gzip"] < sizes["identity"], sizes
+
+
+def test_a_first_visit_to_the_studio_loads_the_library_once(prod_app, browser):
+    """The page's on_load loads the library and the signed-in view's mount does not load it again:
+    every load sends the whole card list and re-renders every card (a long task on a phone)."""
+    page = browser.new_context().new_page()
+    card_lists: list[str] = []
+
+    def watch(socket: Any) -> None:
+        socket.on("framereceived", lambda frame: card_lists.append(frame) if '"videos_rx_state_"' in frame else None)
+
+    page.on("websocket", watch)
+    goto_live(page, prod_app.url + "/")
+    page.wait_for_selector("#library, #empty-library", state="attached")
+    page.wait_for_timeout(1000)  # a second load would come right after the first
+    page.context.close()
+    assert len(card_lists) == 1, [frame[:120] for frame in card_lists]

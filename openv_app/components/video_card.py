@@ -131,9 +131,14 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
                 aria_label="Continue this clip from its last frame",
             ),
         ),
-        rx.tooltip(
-            icon_card_button("copy", "Remix", "gray", on_click=GenerateState.reuse(video.id), class_name="reuse"),
-            content="Remix: this video's prompt, settings and start image in the form",
+        # Named in words like the other actions: a tooltip never shows on a touch screen.
+        card_button(
+            rx.icon("copy", size=14),
+            "Remix",
+            color_scheme="gray",
+            on_click=GenerateState.reuse(video.id),
+            class_name="reuse",
+            title="This video's prompt, settings and start image back in the form",
         ),
         rx.spacer(),
         icon_card_button("trash_2", "Delete", "red", on_click=LibraryState.ask_delete(video.id), class_name="delete"),

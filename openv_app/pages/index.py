@@ -40,7 +40,7 @@ def index() -> rx.Component:
                 library(),
                 spacing="5",
                 width="100%",
-                on_mount=[LibraryState.load_library, AccountState.load_account],
+                on_mount=[LibraryState.load_library_on_mount, AccountState.load_account],
             ),
             sign_in_panel(),
         ),

@@ -135,6 +135,8 @@ class LibraryState(SessionState):
     confirm_delete_id: str = ""
     action_error: str = ""
     usage: str = ""
+    # Whose library `videos` holds: the view's mount skips a load its page's on_load just made.
+    _loaded_for: str = ""
 
     @rx.var
     def has_more(self) -> bool:
@@ -150,6 +152,21 @@ class LibraryState(SessionState):
             user = self._current_user()
         except AuthError:
             return  # signed out: the sign-in panel shows instead; loading follows sign-in
+        await self._register_and_load(user)
+
+    @rx.event
+    async def load_library_on_mount(self):
+        """The signed-in view appeared: after a sign-in it loads the library. On a first visit the
+        page's on_load (which runs before the view's mount) has loaded it already; a second load
+        would send the whole card list again and re-render every card, a long task on a phone."""
+        try:
+            user = self._current_user()
+        except AuthError:
+            return
+        if self._loaded_for != user:
+            await self._register_and_load(user)
+
+    async def _register_and_load(self, user: str) -> None:
         # Registered so that changes made anywhere (a webhook, the poller, another tab) reach it.
         await get_tab_registry().add(user, self.router.session.client_token)
         await self._load_first_page(user)
@@ -157,7 +174,7 @@ class LibraryState(SessionState):
     async def _load_first_page(self, user: str) -> None:
         videos, cursor = await get_job_service().queries.list_videos(user, PAGE_SIZE)
         self.videos = [await card_for(video) for video in videos]
-        self.next_cursor, self.loaded = cursor or "", True
+        self.next_cursor, self.loaded, self._loaded_for = cursor or "", True, user
         await self._refresh_usage(user)
 
     async def _restore(self, user_id: str) -> None:
