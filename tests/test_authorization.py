@@ -109,6 +109,7 @@ class ProbeState:
         self.router = type("Router", (), {"session": type("Session", (), {"client_token": "probe-tab"})()})()
         self.in_flight_count = 0
         self.usage = ""
+        self._loaded_for = ""
 
     def _current_user(self) -> str:
         if self.user is None:
@@ -121,6 +122,7 @@ class ProbeState:
     _apply_change = LibraryState.__dict__["_apply_change"]
     _refresh_usage = LibraryState.__dict__["_refresh_usage"]
     _load_first_page = LibraryState.__dict__["_load_first_page"]
+    _register_and_load = LibraryState.__dict__["_register_and_load"]
     _drop_card = LibraryState.__dict__["_drop_card"]
 
     async def get_state(self, cls):
@@ -191,10 +193,11 @@ def test_state_event_probe(clerk_app, maker, monkeypatch, who):
     assert refused in probe.action_error.lower()
     rows.append(("LibraryState.confirm_delete", who or "no session", probe.action_error))
 
-    probe = ProbeState(who)
-    run_event(LibraryState.load_library, probe, app=app)
-    assert probe.videos == []
-    rows.append(("LibraryState.load_library", who or "no session", "A's video absent"))
+    for load in (LibraryState.load_library, LibraryState.load_library_on_mount):
+        probe = ProbeState(who)
+        run_event(load, probe, app=app)
+        assert probe.videos == []
+        rows.append((f"LibraryState.{load.fn.__name__}", who or "no session", "A's video absent"))
 
     if who is None:
         form = FormProbe()
