@@ -54,7 +54,11 @@ THEME_COLOR = [
 # Pasting an image into the studio makes it the start image (assets/paste_image.js).
 PASTE_IMAGE = rx.el.script(src="/paste_image.js", defer=True)
 
-app = rx.App(api_transformer=[api, SecurityHeaders], head_components=[*clerk_scripts(), PASTE_IMAGE])
+app = rx.App(
+    api_transformer=[api, SecurityHeaders],
+    head_components=[*clerk_scripts(), PASTE_IMAGE],
+    stylesheets=["/cards.css"],
+)
 app.add_page(
     explore,
     route="/explore",

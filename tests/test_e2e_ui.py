@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import expect
@@ -38,6 +39,17 @@ def wait_for_status(page, prompt: str, status: str, timeout_s: float = 60) -> No
     page.wait_for_function(COMPLETED_JS, arg=[prompt, status], polling="raf", timeout=timeout_s * 1000)
 
 
+def assert_downloads_the_mp4(page, button) -> None:
+    """The file itself is saved, and the studio stays open (a router link once showed the 404 page)."""
+    studio = page.url
+    with page.expect_download() as download:
+        button.click()
+    saved = download.value
+    assert saved.suggested_filename.endswith(".mp4"), saved.suggested_filename
+    assert Path(saved.path()).read_bytes()[4:8] == b"ftyp"  # an MP4's first box
+    assert page.url == studio
+
+
 def test_generate_watch_progress_play_and_delete(prod_app, page):
     open_studio(page, prod_app)
     prompt = unique("a paper boat drifting, take your time")
@@ -67,7 +79,9 @@ def test_generate_watch_progress_play_and_delete(prod_app, page):
     assert abs(duration - 17 / 16) < 0.1  # 1 s preset: 17 frames at 16 fps
     assert page.locator("#player-download").get_attribute("href").startswith(prod_app.url)
     page.screenshot(path=str(ARTIFACTS / "player_open.png"))
+    assert_downloads_the_mp4(page, page.locator("#player-download"))
     page.keyboard.press("Escape")
+    assert_downloads_the_mp4(page, card.locator(".download"))
 
     video_id = card.get_attribute("data-id")
     files = list((prod_app.storage_dir / "dev-user").glob(f"{video_id}.*"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from openv_app.components.download import download_button
 from openv_app.states.library import LibraryState
 
 
@@ -24,10 +25,8 @@ def player() -> rx.Component:
             rx.hstack(
                 rx.text(LibraryState.player.details, size="1", color_scheme="gray"),
                 rx.spacer(),
-                rx.link(
-                    rx.button(rx.icon("download"), "Download", variant="soft"),
-                    href=LibraryState.player.download_url,
-                    id="player-download",
+                download_button(
+                    LibraryState.player.download_url, rx.icon("download"), "Download", id="player-download"
                 ),
                 rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
                 width="100%",

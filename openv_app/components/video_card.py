@@ -1,4 +1,10 @@
-"""One video in the library: poster or progress, status in words, and its actions."""
+"""One video in the library: poster or progress, status in words, and its actions.
+
+A library holds up to 24 cards and every live update renders all of them again, so a card is
+made of plain elements laid out by assets/cards.css wherever it can be: Radix Themes' stacks and
+per-element style props (which emotion serializes on every render of every card) cost a phone a
+long task per update. Radix components stay where they draw something (badge, buttons, text).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from typing import Any
 
 import reflex as rx
 
+from openv_app.components.download import download_button
 from openv_app.states.library import LibraryState, VideoCard
 from openv_app.states.start_image import StartImageState
 from openv_app.states.studio import GenerateState
@@ -17,6 +24,11 @@ STATUS_COLORS = {
     "FAILED": "red",
     "CANCELLED": "orange",
 }
+
+
+def row(*children: rx.Component, class_name: str = "") -> rx.Component:
+    """Children side by side, centred, wrapping on a narrow card (assets/cards.css)."""
+    return rx.el.div(*children, class_name=f"card-row {class_name}".strip())
 
 
 def status_badge(video: rx.Var[VideoCard]) -> rx.Component:
@@ -34,52 +46,27 @@ def preview(video: rx.Var[VideoCard]) -> rx.Component:
         video.status == "COMPLETED",
         # A real button, named for what it does: reachable by keyboard, announced by readers.
         rx.el.button(
-            rx.image(src=video.poster_url, alt="", width="100%", height="100%", object_fit="cover", loading="lazy"),
-            rx.center(rx.icon("circle_play", size=44, color="white"), position="absolute", inset="0"),
+            rx.el.img(src=video.poster_url, alt="", loading="lazy"),
+            rx.el.span(rx.icon("circle_play", size=44), class_name="play"),
             type="button",
             id="play-" + video.id,
             aria_label="Play " + video.prompt,
-            position="relative",
-            display="block",
-            width="100%",
-            padding="0",
-            border="none",
-            aspect_ratio="16 / 9",
-            overflow="hidden",
-            border_radius="8px",
-            cursor="pointer",
-            background="black",
-            _focus_visible={"outline": "3px solid var(--accent-9)", "outline_offset": "2px"},
             on_click=LibraryState.open_player(video.id),
             class_name="poster",
         ),
-        rx.center(
+        rx.el.div(
             rx.cond(
                 video.in_flight,
-                rx.vstack(
-                    rx.progress(
-                        value=video.progress,
-                        max=100,
-                        width="80%",
-                        class_name="progress",
-                        aria_label="Generation progress",
-                    ),
+                rx.el.div(
+                    rx.progress(value=video.progress, max=100, class_name="progress", aria_label="Generation progress"),
                     rx.text(video.status_text, size="2"),
-                    align="center",
-                    width="100%",
+                    class_name="stage-progress",
                 ),
                 # Two static icons, not rx.icon(rx.cond(...)): a computed name makes Reflex load lucide's
                 # map of every icon (~40 KiB gzipped) on first paint, and the icon only after it.
-                rx.cond(
-                    video.status == "FAILED",
-                    rx.icon("circle_x", size=36, color=rx.color("gray", 9)),
-                    rx.icon("ban", size=36, color=rx.color("gray", 9)),
-                ),
+                rx.cond(video.status == "FAILED", rx.icon("circle_x", size=36), rx.icon("ban", size=36)),
             ),
-            aspect_ratio="16 / 9",
-            border_radius="8px",
-            background=rx.color("gray", 3),
-            width="100%",
+            class_name="stage",
         ),
     )
 
@@ -89,13 +76,8 @@ def card_button(*children: rx.Component | str, **props: Any) -> rx.Component:
     return rx.button(*children, size="1", variant="soft", **props)
 
 
-def icon_card_button(icon: str, label: str, color_scheme: str, **props: Any) -> rx.Component:
-    """A card button showing only an icon: its label is its accessible name."""
-    return card_button(rx.icon(icon, size=14), color_scheme=color_scheme, aria_label=label, **props)
-
-
 def actions(video: rx.Var[VideoCard]) -> rx.Component:
-    return rx.hstack(
+    return row(
         rx.cond(
             video.in_flight,
             card_button("Cancel", color_scheme="orange", on_click=LibraryState.cancel(video.id), class_name="cancel"),
@@ -108,11 +90,8 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
         ),
         rx.cond(
             video.status == "COMPLETED",
-            rx.link(
-                card_button(rx.icon("download", size=14), aria_label="Download"),
-                href=video.download_url,
-                class_name="download",
-                aria_label="Download",
+            download_button(
+                video.download_url, rx.icon("download", size=14), size="1", aria_label="Download", class_name="download"
             ),
         ),
         rx.cond(
@@ -140,41 +119,34 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
             class_name="reuse",
             title="This video's prompt, settings and start image back in the form",
         ),
-        rx.spacer(),
-        icon_card_button("trash_2", "Delete", "red", on_click=LibraryState.ask_delete(video.id), class_name="delete"),
-        width="100%",
-        wrap="wrap",
+        card_button(
+            rx.icon("trash_2", size=14),
+            color_scheme="red",
+            aria_label="Delete",
+            on_click=LibraryState.ask_delete(video.id),
+            class_name="delete",
+        ),
+        class_name="card-actions",
     )
 
 
 def video_card(video: rx.Var[VideoCard]) -> rx.Component:
     return rx.card(
-        rx.vstack(
+        rx.el.div(
             preview(video),
-            rx.hstack(
-                status_badge(video), rx.spacer(), rx.text(video.created, size="1", color_scheme="gray"), width="100%"
-            ),
-            rx.text(video.prompt, size="2", class_name="prompt", style={"overflow-wrap": "anywhere"}),
+            row(status_badge(video), rx.text(video.created, size="1", color_scheme="gray"), class_name="spread"),
+            rx.text(video.prompt, size="2", class_name="prompt"),
             rx.cond(video.error != "", rx.text(video.error, size="1", color_scheme="red", class_name="error")),
-            rx.hstack(
+            row(
                 rx.cond(
                     video.start_image_url != "",
-                    rx.image(
-                        src=video.start_image_url,
-                        alt="Start image",
-                        width="2.5em",
-                        height="2.5em",
-                        object_fit="cover",
-                        border_radius="var(--radius-1)",
-                        class_name="start-image-thumb",
-                    ),
+                    rx.el.img(src=video.start_image_url, alt="Start image", class_name="start-image-thumb"),
                 ),
                 rx.text(video.details, size="1", color_scheme="gray"),
-                align="center",
             ),
             rx.cond(
                 video.share_url != "",
-                rx.hstack(
+                row(
                     rx.link("Public link", href=video.share_url, is_external=True, size="1", class_name="share-link"),
                     rx.button(
                         "Stop sharing",
@@ -184,13 +156,11 @@ def video_card(video: rx.Var[VideoCard]) -> rx.Component:
                         on_click=LibraryState.unshare(video.id),
                         class_name="unshare",
                     ),
-                    align="center",
                 ),
             ),
             rx.cond(video.timing != "", rx.text(video.timing, size="1", color_scheme="gray", class_name="timing")),
             actions(video),
-            spacing="2",
-            width="100%",
+            class_name="card-body",
         ),
         key=video.id,
         class_name="video-card",
