@@ -10,7 +10,8 @@ Redis and 2 backend workers), seeds a library of 24 finished videos for the dev 
 3. opens 100 tabs and closes them, and once their states have expired takes the baseline: what
    the first tabs pay once (pools filled, modules imported on first use) is not tab memory, and a
    worker that kept growing would show it in the next round;
-4. reads the backend workers' memory (RSS) and, with Redis, Redis' `used_memory` then, at 100
+4. reads the backend workers' memory (RSS; of it, their glibc heaps in use from `/metrics`, where
+   Python's objects live) and, with Redis, Redis' `used_memory` then, at 100
    and at 1,000 tabs (once the workers have trimmed their heaps); closes every tab, waits for the
    states to expire (TAB_STATE_TTL_S, 120 s here) and 60 s more, and reads the memory again.
 
@@ -32,8 +33,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import redis
 import socketio
+from prometheus_client.parser import text_string_to_metric_families
 
 from openv_app.db import make_sync_engine
 from openv_app.memory import TRIM_INTERVAL_S
@@ -50,6 +53,8 @@ NAMESPACE = "/_event"
 # opening them all at once.
 SETTLE_S = TRIM_INTERVAL_S + 5
 WARM_UP_TABS = 100
+METRICS_TOKEN = "bench-metrics-token"
+Row = tuple[str, float, float, float | None]  # label, RSS MB, heap in use MB, Redis MB
 
 
 def seed_library(database_url: str) -> None:
@@ -129,6 +134,15 @@ def backend_rss_mb(port: int) -> float:
     return sum(process.memory_info().rss for process in granian_workers(port)) / 2**20
 
 
+def heap_in_use_mb(url: str) -> float:
+    """The workers' glibc heaps (`openv_heap_in_use_bytes`, sampled every 30 s): Python's objects
+    and C libraries' buffers; the rest of the RSS is mostly Granian's websocket buffers."""
+    answer = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30)
+    answer.raise_for_status()
+    samples = [sample for family in text_string_to_metric_families(answer.text) for sample in family.samples]
+    return sum(sample.value for sample in samples if sample.name == "openv_heap_in_use_bytes") / 2**20
+
+
 def redis_used_mb(client: redis.Redis | None) -> float | None:
     return client.info("memory")["used_memory"] / 2**20 if client else None
 
@@ -151,33 +165,41 @@ async def measure(url: str, token: str, auth: dict[str, Any], events: list[Any],
     port = urlsplit(url).port
     assert port is not None
     store = redis.Redis.from_url(REDIS_URL) if use_redis else None
-    rows: list[tuple[str, float, float | None]] = [("cold start", backend_rss_mb(port), redis_used_mb(store))]
+
+    def row(label: str) -> Row:
+        return (label, backend_rss_mb(port), heap_in_use_mb(url), redis_used_mb(store))
+
+    rows = [row("cold start")]
     await open_and_close(url, token, auth, events, WARM_UP_TABS)
-    rows.append((f"after {WARM_UP_TABS} tabs came and went", backend_rss_mb(port), redis_used_mb(store)))
+    rows.append(row(f"after {WARM_UP_TABS} tabs came and went"))
     tabs: list[ReplayedTab] = []
     for count in (100, 1000):
         batch = [ReplayedTab(url, token, auth, events) for _ in range(count - len(tabs))]
         await open_tabs(batch)
         tabs += batch
         await asyncio.sleep(SETTLE_S)
-        rows.append((f"{count} tabs", backend_rss_mb(port), redis_used_mb(store)))
+        rows.append(row(f"{count} tabs"))
     await asyncio.gather(*(tab.client.disconnect() for tab in tabs))
     closed = time.monotonic()
     await asyncio.sleep(STATE_TTL_S + 60)
-    rows.append((f"{time.monotonic() - closed:.0f} s after closing", backend_rss_mb(port), redis_used_mb(store)))
+    rows.append(row(f"{time.monotonic() - closed:.0f} s after closing"))
     report(rows)
 
 
-def report(rows: list[tuple[str, float, float | None]]) -> None:
+def per_tab(value_mb: float, base_mb: float, tabs: int) -> str:
+    return f"{(value_mb - base_mb) * 1024 / tabs:.0f}" if tabs else ""
+
+
+def report(rows: list[Row]) -> None:
     """Per tab and held memory counted from the warmed-up worker (row 2); the cold start is shown
     so that what the first tabs pay once stays visible."""
-    base_rss, base_redis = rows[1][1], rows[1][2]
-    print(f"{'':<28}{'backend RSS MB':>16}{'KB per tab':>12}{'Redis MB':>10}{'Redis KB/tab':>14}")
-    for label, rss, used in rows:
+    _, base_rss, base_heap, base_redis = rows[1]
+    print(f"{'':<30}{'RSS MB':>8}{'KB/tab':>8}{'of it heap MB':>15}{'KB/tab':>8}{'Redis MB':>10}{'KB/tab':>8}")
+    for label, rss, heap, used in rows:
         tabs = int(label.split()[0]) if label.endswith(" tabs") else 0
-        per_tab = f"{(rss - base_rss) * 1024 / tabs:.0f}" if tabs else ""
-        redis_per_tab = f"{(used - base_redis) * 1024 / tabs:.0f}" if tabs and used is not None else ""
-        print(f"{label:<28}{rss:>16.1f}{per_tab:>12}{used or 0:>10.1f}{redis_per_tab:>14}")
+        rss_kb, heap_kb = per_tab(rss, base_rss, tabs), per_tab(heap, base_heap, tabs)
+        redis_cells = f"{used:>10.1f}{per_tab(used, base_redis or 0, tabs):>8}" if used is not None else ""
+        print(f"{label:<30}{rss:>8.1f}{rss_kb:>8}{heap:>15.1f}{heap_kb:>8}{redis_cells}")
     held = (rows[-1][1] - base_rss) / max(rows[-2][1] - base_rss, 1e-9)
     print(f"memory of 1,000 tabs still held after their states expired: {100 * held:.0f} %")
     print(f"kept once by the first {WARM_UP_TABS} tabs (cold start to warmed up): {rows[1][1] - rows[0][1]:.1f} MB")
@@ -190,12 +212,13 @@ def main() -> None:
     args = parser.parse_args()
     database_url = bench_database()
     seed_library(database_url)
-    settings = {"TAB_STATE_TTL_S": str(STATE_TTL_S)}
+    settings = {"TAB_STATE_TTL_S": str(STATE_TTL_S), "METRICS_TOKEN": METRICS_TOKEN}
     if args.redis:
         redis.Redis.from_url(REDIS_URL).flushdb()
         settings |= {"REDIS_URL": REDIS_URL, "GRANIAN_WORKERS": "2"}
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "reflex.log"
+        settings["PROMETHEUS_MULTIPROC_DIR"] = str(Path(folder) / "metrics")  # any worker reports all
         with production_app(database_url, "bench-secret", log, LOCAL_STORAGE_DIR=folder, **settings) as url:
             token, auth, events = record_first_load(url)
             if args.bare:  # websockets only: no hydrate, no state

@@ -85,6 +85,12 @@ class GlibcHeap:
         """Free bytes in the heap, returned to the system or not (a trim does not lower it)."""
         return int(self._mallinfo2().fordblks)
 
+    def in_use_bytes(self) -> int:
+        """What is allocated and not freed: in the heap, and in chunks large enough to be mapped
+        on their own."""
+        info = self._mallinfo2()
+        return int(info.uordblks + info.hblkhd)
+
     def trim(self) -> None:
         self._malloc_trim(0)
 
@@ -147,9 +153,13 @@ def freeze_start_up_objects() -> None:
     log.debug("%d start-up objects out of the collector's reach", gc.get_freeze_count())
 
 
-async def return_freed_memory_periodically(open_connections: Callable[[], Iterable[str]]) -> None:
+async def return_freed_memory_periodically(
+    open_connections: Callable[[], Iterable[str]], report_heap_in_use: Callable[[int], None]
+) -> None:
     """A lifespan task: tabs close and their states expire one by one, so it looks on a timer.
-    `open_connections` gives the ids of the worker's open websockets."""
+    `open_connections` gives the ids of the worker's open websockets; `report_heap_in_use` gets
+    glibc's bytes in use at start and after each look (the operator's split of the worker's RSS:
+    Python's objects and C libraries' buffers there, Granian's outside it)."""
     if os.environ.get("PYTHONMALLOC") != "malloc":
         log.info("PYTHONMALLOC is not 'malloc': memory of closed tabs stays in Python's arenas (README, Tab memory)")
     freeze_start_up_objects()
@@ -157,6 +167,8 @@ async def return_freed_memory_periodically(open_connections: Callable[[], Iterab
     heap = GlibcHeap.load()
     trimmer = HeapTrimmer(heap) if heap else None
     while True:
+        if heap:
+            report_heap_in_use(heap.in_use_bytes())
         await asyncio.sleep(TRIM_INTERVAL_S)
         collector.collect_if_closed()
         if trimmer:

@@ -120,7 +120,7 @@ def open_websockets() -> Iterable[str]:
 
 
 async def return_freed_memory() -> None:
-    await memory.return_freed_memory_periodically(open_websockets)
+    await memory.return_freed_memory_periodically(open_websockets, metrics.observe_heap_in_use)
 
 
 @contextlib.asynccontextmanager

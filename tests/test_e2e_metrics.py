@@ -93,9 +93,10 @@ def test_a_scrape_reports_every_workers_counts_and_the_jobs_once(prod_app):
     assert port is not None
     workers = {str(process.pid) for process in granian_workers(port)}
     assert len(workers) == PROD_WORKERS
-    for gauge in ("openv_db_pool_size", "openv_db_pool_checked_out", "openv_open_tabs"):
+    for gauge in ("openv_db_pool_size", "openv_db_pool_checked_out", "openv_open_tabs", "openv_heap_in_use_bytes"):
         assert {labels["pid"] for name, labels, _ in after if name == gauge} == workers, gauge
     assert all(value == 10 for name, _, value in after if name == "openv_db_pool_size")
+    assert all(value > 20 * 2**20 for name, _, value in after if name == "openv_heap_in_use_bytes")  # a loaded app
     assert total(after, "openv_tab_pushes_total") >= 0
 
 

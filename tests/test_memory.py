@@ -51,6 +51,19 @@ def test_only_newly_freed_memory_is_worth_a_trim():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
+def test_heap_in_use_counts_small_and_large_allocations_until_they_are_freed():
+    heap = GlibcHeap.load()
+    assert heap is not None
+    before = heap.in_use_bytes()
+    small = [os.urandom(1024) for _ in range(32_768)]  # 32 MiB and their headers, from the heap itself
+    large = bytearray(32 * MB)  # mapped on its own
+    grown = heap.in_use_bytes() - before
+    assert 64 * MB < grown < 72 * MB, grown
+    del small, large
+    assert heap.in_use_bytes() - before < 4 * MB
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
 def test_memory_freed_in_the_middle_of_the_heap_is_returned():
     heap = GlibcHeap.load()
     assert heap is not None
