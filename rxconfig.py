@@ -4,7 +4,6 @@ from reflex.plugins.sitemap import SitemapPlugin
 from openv_app.first_paint import ScriptsAfterFirstPaintPlugin
 from openv_app.memory import cap_reflex_redis_connections, configure_granian_allocator
 from openv_app.settings import Settings
-from openv_app.state_updates import StateUpdatesInTransitionsPlugin
 from openv_app.theme_css import SlimRadixTailwindPlugin, TreeShakenRadixThemesPlugin
 from openv_app.workers import respawn_failed_workers
 
@@ -34,7 +33,6 @@ config = rx.Config(
         SlimRadixTailwindPlugin(),  # Tailwind v4, Radix Themes with only the app's colours
         TreeShakenRadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="violet", radius="large")),
         ScriptsAfterFirstPaintPlugin(),  # the page paints before its JavaScript downloads
-        StateUpdatesInTransitionsPlugin(),  # server updates render without blocking input
     ],
     disable_plugins=[SitemapPlugin],
     # Built once, served to browsers that accept them (over HTTPS): brotli is ~12 % smaller than gzip.

@@ -20,23 +20,16 @@ window.openvSessionToken = async function () {
     }
     return null;
   }
-  window.openvMountUserButton();  // not awaited: the token is wanted now
+  window.openvMountUserButton();
   return await clerk.session.getToken();
 };
 
 // The button's box appears only once the server has verified the token (the signed-in view):
-// the state calls this again then, and the view renders in a transition (openv_app/state_updates.py)
-// that may commit a few frames later, so the box is looked for over two seconds.
-window.openvMountUserButton = async function () {
-  for (let attempt = 0; attempt < 40 && window.Clerk && window.Clerk.session; attempt++) {
-    const button = document.getElementById("clerk-user-button");
-    if (button) {
-      if (!button.dataset.mounted) {
-        window.Clerk.mountUserButton(button);
-        button.dataset.mounted = "1";
-      }
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+// the state calls this again then.
+window.openvMountUserButton = function () {
+  const button = document.getElementById("clerk-user-button");
+  if (window.Clerk && window.Clerk.session && button && !button.dataset.mounted) {
+    window.Clerk.mountUserButton(button);
+    button.dataset.mounted = "1";
   }
 };
