@@ -33,17 +33,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import redis
 import socketio
-from prometheus_client.parser import text_string_to_metric_families
 
 from openv_app.db import make_sync_engine
 from openv_app.memory import TRIM_INTERVAL_S
 from tests.support.browser import launch_chromium
 from tests.support.databases import bench_database
 from tests.support.factories import insert_videos, video_row
-from tests.support.processes import granian_workers, production_app
+from tests.support.metrics import scrape, total
+from tests.support.processes import PROD_METRICS_TOKEN, granian_workers, production_app
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 STATE_TTL_S = 120
@@ -53,7 +52,6 @@ NAMESPACE = "/_event"
 # opening them all at once.
 SETTLE_S = TRIM_INTERVAL_S + 5
 WARM_UP_TABS = 100
-METRICS_TOKEN = "bench-metrics-token"
 Row = tuple[str, float, float, float | None]  # label, RSS MB, heap in use MB, Redis MB
 
 
@@ -137,10 +135,7 @@ def backend_rss_mb(port: int) -> float:
 def heap_in_use_mb(url: str) -> float:
     """The workers' glibc heaps (`openv_heap_in_use_bytes`, sampled every 30 s): Python's objects
     and C libraries' buffers; the rest of the RSS is mostly Granian's websocket buffers."""
-    answer = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30)
-    answer.raise_for_status()
-    samples = [sample for family in text_string_to_metric_families(answer.text) for sample in family.samples]
-    return sum(sample.value for sample in samples if sample.name == "openv_heap_in_use_bytes") / 2**20
+    return total(scrape(url), "openv_heap_in_use_bytes") / 2**20
 
 
 def redis_used_mb(client: redis.Redis | None) -> float | None:
@@ -212,7 +207,7 @@ def main() -> None:
     args = parser.parse_args()
     database_url = bench_database()
     seed_library(database_url)
-    settings = {"TAB_STATE_TTL_S": str(STATE_TTL_S), "METRICS_TOKEN": METRICS_TOKEN}
+    settings = {"TAB_STATE_TTL_S": str(STATE_TTL_S), "METRICS_TOKEN": PROD_METRICS_TOKEN}
     if args.redis:
         redis.Redis.from_url(REDIS_URL).flushdb()
         settings |= {"REDIS_URL": REDIS_URL, "GRANIAN_WORKERS": "2"}

@@ -11,30 +11,13 @@ from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.processes import PROD_METRICS_TOKEN, PROD_WORKERS, granian_workers
+from tests.support.metrics import scrape, total
+from tests.support.processes import PROD_WORKERS, granian_workers
 from tests.support.servers import wait_until
 
 REQUEST = {"prompt": "a paper boat on a pond", "width": 128, "height": 128, "num_frames": 9, "fps": 8, "steps": 3}
 HEALTH = "/api/health/live"
-Samples = list[tuple[str, dict[str, str], float]]
-
-
-def scrape(url: str) -> Samples:
-    response = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {PROD_METRICS_TOKEN}"}, timeout=10)
-    assert response.status_code == 200, response.text
-    return [
-        (sample.name, sample.labels, sample.value)
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    ]
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    return sum(
-        value for found, found_labels, value in samples if found == name and labels.items() <= found_labels.items()
-    )
 
 
 def health_checks_per_process(metrics_dir: Path) -> dict[str, float]:
