@@ -1,19 +1,15 @@
 """Memory that closed tabs leave behind goes back to the operating system.
 
-A backend worker's memory sits in three allocators, and none gives freed memory back by itself:
+A backend worker's memory sits in two allocators, and neither gives freed memory back by itself:
 - Python's own small-object allocator keeps 1 MiB arenas as long as one object in them lives, so
   a thousand expired tab states scattered among long-lived objects keep most of their arenas:
   the app's scripts run Python with `PYTHONMALLOC=malloc`, which puts those objects in glibc's heap;
-- glibc's malloc keeps what is freed for reuse unless it is asked to trim (done here, on a timer);
-- Granian's Rust side (websocket and HTTP buffers) allocates with jemalloc, which returns freed
-  pages only after its decay time and only when it next allocates, so a quiet worker keeps them.
+- glibc's malloc keeps what is freed for reuse unless it is asked to trim (done here, on a timer).
 And some of it is not freed at all until Python's cycle collector runs: a closed connection
 leaves python-engineio's handler frame in a reference cycle with its two tasks, and a full
 collection comes only after enough new objects, which a quiet worker does not make.
-Measured (bench/tab_memory.py): of 1,000 closed tabs' memory, 180 s later, one process held 50 %
-before, 36 % with the trim and jemalloc's setting, 7–8 % with `PYTHONMALLOC=malloc` too; two
-workers with Redis held 97 % before, 28–30 % with all of that, 21 % once their Redis clients
-were capped (README, Tab memory).
+Measured (bench/tab_memory.py, README, Tab memory): of 1,000 closed tabs' memory, 180 s later,
+one process held 50 % before any of this, 7–8 % with it.
 """
 
 from __future__ import annotations
@@ -29,20 +25,12 @@ from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
-# Read by the jemalloc that the Granian wheels link in (tikv-jemallocator prefixes its names with
-# `_rjem_`): pages go back as soon as they are free.
-GRANIAN_JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 TRIM_INTERVAL_S = 30.0
 # Less newly freed memory than this is left for malloc to reuse: a trim walks the whole heap.
 TRIM_THRESHOLD_BYTES = 8 * 2**20
 # A full collection walks every object: after this many closed connections, or after a while.
 COLLECT_AFTER_CLOSED = 100
 COLLECT_AT_LEAST_EVERY_S = 600.0
-
-
-def configure_granian_allocator() -> None:
-    """Must run before Granian's extension is loaded: jemalloc reads it once, at start-up."""
-    os.environ.setdefault("_RJEM_MALLOC_CONF", GRANIAN_JEMALLOC_CONF)
 
 
 def cap_reflex_redis_connections(limit: int) -> None:
@@ -159,7 +147,7 @@ async def return_freed_memory_periodically(
     """A lifespan task: tabs close and their states expire one by one, so it looks on a timer.
     `open_connections` gives the ids of the worker's open websockets; `report_heap_in_use` gets
     glibc's bytes in use at start and after each look (the operator's split of the worker's RSS:
-    Python's objects and C libraries' buffers there, Granian's outside it)."""
+    Python's objects and C libraries' buffers there; code, libraries and thread stacks outside)."""
     if os.environ.get("PYTHONMALLOC") != "malloc":
         log.info("PYTHONMALLOC is not 'malloc': memory of closed tabs stays in Python's arenas (README, Tab memory)")
     freeze_start_up_objects()

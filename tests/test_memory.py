@@ -14,12 +14,10 @@ from reflex.utils import prerequisites
 
 from openv_app import memory
 from openv_app.memory import (
-    GRANIAN_JEMALLOC_CONF,
     ClosedConnectionCollector,
     GlibcHeap,
     HeapTrimmer,
     cap_reflex_redis_connections,
-    configure_granian_allocator,
     freeze_start_up_objects,
 )
 
@@ -79,15 +77,6 @@ def test_memory_freed_in_the_middle_of_the_heap_is_returned():
     assert trimmer.trim_if_freed()
     assert process.memory_info().rss < held - 64 * MB
     assert pinned
-
-
-def test_granian_allocator_setting_keeps_an_operators_own(monkeypatch):
-    monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
-    configure_granian_allocator()
-    assert os.environ["_RJEM_MALLOC_CONF"] == GRANIAN_JEMALLOC_CONF
-    monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000")
-    configure_granian_allocator()
-    assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:5000"
 
 
 def test_reflex_redis_client_gets_a_bounded_pool_unless_the_operator_set_one(monkeypatch):

@@ -12,13 +12,14 @@ import reflex as rx
 from openv_app.services.errors import AppError
 from openv_app.services.views import public_view
 from openv_app.services.wiring import get_job_service
+from openv_app.shared_values import SharedValues
 from openv_app.states import presets
 
 PAGE_SIZE = 12
 SAMPLES_FILE = Path(__file__).resolve().parent.parent / "sample_prompts.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PromptCard:
     """A card that leads to the studio with its prompt (and presets) filled in."""
 
@@ -27,13 +28,13 @@ class PromptCard:
     studio_link: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class SharedCard(PromptCard):
     poster_url: str = ""
     page_url: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class SamplePrompt(PromptCard):
     title: str = ""
 
@@ -65,6 +66,8 @@ def load_samples(path: Path = SAMPLES_FILE) -> list[SamplePrompt]:
 # Written into the page when it is compiled, not held by each tab's state: they are the same for
 # everyone, and they paint with the prerendered page, before any event.
 SAMPLES = load_samples()
+# Every visitor sees the same shared videos: their tabs hold the same card objects.
+shared_cards: SharedValues[SharedCard] = SharedValues()
 
 
 class ExploreState(rx.State):
@@ -97,13 +100,12 @@ class ExploreState(rx.State):
             return
         for video in found:
             public = public_view(service, video)
-            self.shared.append(
-                SharedCard(
-                    prompt=public.prompt,
-                    poster_url=public.poster_url or "",
-                    page_url=public.page_url,
-                    details=f"{public.width}×{public.height} · {public.num_frames} frames",
-                    studio_link=studio_link(public.prompt),
-                )
+            card = SharedCard(
+                prompt=public.prompt,
+                poster_url=public.poster_url or "",
+                page_url=public.page_url,
+                details=f"{public.width}×{public.height} · {public.num_frames} frames",
+                studio_link=studio_link(public.prompt),
             )
+            self.shared.append(shared_cards.share(card))
         self.next_cursor = cursor or ""

@@ -15,6 +15,7 @@ from openv_app.services.quota import Usage
 from openv_app.services.statuses import IN_FLIGHT_STATUSES, UNCONFIRMED
 from openv_app.services.views import owner_view
 from openv_app.services.wiring import get_job_service
+from openv_app.shared_values import SharedValues
 from openv_app.states.session import SessionState
 from openv_app.tabs import get_tab_registry
 from worker.contract import MODEL_SPECS
@@ -28,8 +29,11 @@ def model_name(model: str) -> str:
 PAGE_SIZE = 24
 
 
-@dataclass
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class VideoCard:
+    """What a card shows. Immutable and shared per process (see `card_for`): a change to a video
+    is a new card, which is also how the live path tells what to send."""
+
     id: str = ""
     status: str = ""
     status_text: str = ""
@@ -70,8 +74,12 @@ class VideoCard:
         )
 
 
+# Every tab that shows a video holds the same card object (a thousand tabs of one library cost one).
+shared_cards: SharedValues[VideoCard] = SharedValues()
+
+
 async def card_for(video: Video) -> VideoCard:
-    return VideoCard.from_view(await owner_view(get_job_service(), video))
+    return shared_cards.share(VideoCard.from_view(await owner_view(get_job_service(), video)))
 
 
 def seconds_text(milliseconds: int) -> str:
