@@ -13,7 +13,7 @@ import httpx
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.support.metrics import scrape, total
-from tests.support.processes import PROD_WORKERS, backend_workers
+from tests.support.processes import PROD_WORKERS, granian_workers
 from tests.support.servers import wait_until
 
 REQUEST = {"prompt": "a paper boat on a pond", "width": 128, "height": 128, "num_frames": 9, "fps": 8, "steps": 3}
@@ -40,7 +40,7 @@ def test_a_scrape_reports_every_workers_counts_and_the_jobs_once(prod_app):
         timeout=120,
         interval=0.5,
     )
-    # A new connection each, several at once: the workers share them out.
+    # A new connection each, several at once: Granian's workers share them out.
     checks = 40
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: httpx.get(f"{prod_app.url}{HEALTH}", timeout=10).status_code, range(checks)))
@@ -74,7 +74,7 @@ def test_a_scrape_reports_every_workers_counts_and_the_jobs_once(prod_app):
     # (test_e2e_faults) is gone, and the supervisor, which has no pool, has none.
     port = urlsplit(prod_app.url).port
     assert port is not None
-    workers = {str(process.pid) for process in backend_workers(port)}
+    workers = {str(process.pid) for process in granian_workers(port)}
     assert len(workers) == PROD_WORKERS
     for gauge in ("openv_db_pool_size", "openv_db_pool_checked_out", "openv_open_tabs", "openv_heap_in_use_bytes"):
         assert {labels["pid"] for name, labels, _ in after if name == gauge} == workers, gauge

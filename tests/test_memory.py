@@ -14,10 +14,12 @@ from reflex.utils import prerequisites
 
 from openv_app import memory
 from openv_app.memory import (
+    GRANIAN_JEMALLOC_CONF,
     ClosedConnectionCollector,
     GlibcHeap,
     HeapTrimmer,
     cap_reflex_redis_connections,
+    configure_granian_allocator,
     freeze_start_up_objects,
 )
 
@@ -25,33 +27,26 @@ MB = 2**20
 
 
 class FakeHeap(GlibcHeap):
-    """RSS and heap in use, in MB; a trim returns every unused page, as on a heap whose free
-    chunks span whole pages."""
-
     def __init__(self) -> None:
-        self.rss, self.in_use, self.trims = 150, 120, 0
+        self.free, self.trims = 10 * MB, 0
 
-    def in_use_bytes(self) -> int:
-        return self.in_use * MB
-
-    def resident_bytes(self) -> int:
-        return self.rss * MB
+    def free_bytes(self) -> int:
+        return self.free
 
     def trim(self) -> None:
-        self.rss, self.trims = self.in_use + 30, self.trims + 1  # code, libraries: not the heap's
+        self.trims += 1
 
 
-def test_a_trim_comes_when_enough_memory_is_resident_but_unused():
+def test_only_newly_freed_memory_is_worth_a_trim():
     heap = FakeHeap()
-    trimmer = HeapTrimmer(heap, threshold_bytes=8 * MB, resident=heap.resident_bytes)
+    trimmer = HeapTrimmer(heap, threshold_bytes=8 * MB)
     trims = []
-    # (RSS, in use) at each look: tabs open (reusing unused memory, then growing the heap), close
-    # and free 40 MB: trimmed; background work touches 10 MB of free pages again: trimmed; then
-    # 5 MB, not worth a walk of the heap.
-    for rss, in_use in ((150, 125), (190, 165), (190, 125), (165, 125), (160, 125)):
-        heap.rss, heap.in_use = rss, in_use
+    # Free bytes never drop after a trim (the pages go back, the chunks stay free), so a heap
+    # with much free memory is not trimmed again and again; reused memory is not "freed" either.
+    for free in (12, 30, 30, 20, 27, 29):
+        heap.free = free * MB
         trims.append(trimmer.trim_if_freed())
-    assert trims == [False, False, True, True, False]
+    assert trims == [False, True, False, False, False, True]
     assert heap.trims == 2
 
 
@@ -78,12 +73,21 @@ def test_memory_freed_in_the_middle_of_the_heap_is_returned():
     blocks = [os.urandom(1024) for _ in range(100_000)]
     pinned = blocks[-1]
     held = process.memory_info().rss
-    trimmer = HeapTrimmer(heap)  # counts from here: the heap may have had unused memory before
+    trimmer = HeapTrimmer(heap)  # counts from here: the heap may have had free memory before
     del blocks
     assert process.memory_info().rss > held - 16 * MB  # freed, but still the process's
     assert trimmer.trim_if_freed()
     assert process.memory_info().rss < held - 64 * MB
     assert pinned
+
+
+def test_granian_allocator_setting_keeps_an_operators_own(monkeypatch):
+    monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    configure_granian_allocator()
+    assert os.environ["_RJEM_MALLOC_CONF"] == GRANIAN_JEMALLOC_CONF
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000")
+    configure_granian_allocator()
+    assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:5000"
 
 
 def test_reflex_redis_client_gets_a_bounded_pool_unless_the_operator_set_one(monkeypatch):
