@@ -1,10 +1,15 @@
-"""Explore's cards: a shared video, and a sample prompt; both lead back to the studio."""
+"""Explore's cards: a shared video, and a sample prompt; both lead back to the studio.
+
+Laid out by the classes of assets/cards.css, not style props: the server writes the first page
+of shared cards into the page's HTML with the same markup (openv_app/explore_first_page.py),
+before any of the page's JavaScript, which emotion's styles would need, has run."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from openv_app.states.explore import SamplePrompt, SharedCard
+from openv_app.services.gallery import SharedCard
+from openv_app.states.explore import SamplePrompt
 
 
 def use_prompt_button(studio_link: rx.Var[str] | str) -> rx.Component:
@@ -14,7 +19,7 @@ def use_prompt_button(studio_link: rx.Var[str] | str) -> rx.Component:
 
 def explore_card(*content: rx.Component, studio_link: rx.Var[str] | str, class_name: str) -> rx.Component:
     return rx.card(
-        rx.vstack(*content, use_prompt_button(studio_link), spacing="2", width="100%"),
+        rx.vstack(*content, use_prompt_button(studio_link), spacing="2", class_name="explore-card-body"),
         class_name=class_name,
     )
 
@@ -22,22 +27,12 @@ def explore_card(*content: rx.Component, studio_link: rx.Var[str] | str, class_n
 def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
     return explore_card(
         rx.link(
-            rx.image(
-                src=card.poster_url,
-                alt=f"Poster of {card.prompt}",
-                width="100%",
-                aspect_ratio="16 / 9",
-                object_fit="cover",
-                border_radius="8px",
-                display="block",
-            ),
+            rx.el.img(src=card.poster_url, alt=f"Poster of {card.prompt}"),
             href=card.page_url,
             aria_label=f"Watch {card.prompt}",
-            # A block as wide as the card: the poster's 16:9 box is sized before the image loads.
-            width="100%",
-            display="block",
+            class_name="poster-link",
         ),
-        rx.text(card.prompt, size="2", class_name="shared-prompt", style={"overflow-wrap": "anywhere"}),
+        rx.text(card.prompt, size="2", class_name="shared-prompt"),
         rx.text(card.details, size="1", color_scheme="gray"),
         studio_link=card.studio_link,
         class_name="shared-card",

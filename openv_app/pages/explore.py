@@ -7,26 +7,31 @@ import reflex as rx
 from openv_app.components.explore_cards import sample_card, shared_card
 from openv_app.components.header import explore_header
 from openv_app.components.live_marker import LIVE_ATTRS
-from openv_app.components.placeholders import placeholder_row
+from openv_app.explore_first_page import FIRST_PAGE_ID, NOTHING_SHARED, PLACEHOLDERS
 from openv_app.states.explore import SAMPLES, ExploreState
 
 COLUMNS = {"initial": "1", "sm": "2", "md": "3"}
 
 
 def card_grid(*children: rx.Component, id: str) -> rx.Component:
-    return rx.grid(*children, columns=rx.breakpoints(**COLUMNS), spacing="4", width="100%", id=id)
+    return rx.grid(*children, columns=rx.breakpoints(**COLUMNS), spacing="4", class_name="explore-grid", id=id)
 
 
 def shared_videos() -> rx.Component:
-    """A row of placeholders until the shared videos are loaded: nothing below moves when they come."""
+    """Until the gallery has loaded: what the server wrote into the page (the first page of
+    cards), or placeholders when the page did not come from the server (openv_app/explore_first_page.py)."""
     return rx.cond(
-        ~ExploreState.loaded,
-        placeholder_row("6.5em", COLUMNS, spacing="4", width="100%"),
-        rx.cond(
-            ExploreState.shared.length() > 0,
-            card_grid(rx.foreach(ExploreState.shared, shared_card), id="shared-videos"),
-            rx.text("Nothing shared yet: start from a sample below.", color_scheme="gray", id="nothing-shared"),
+        ExploreState.loaded,
+        rx.el.div(
+            rx.cond(
+                ExploreState.shared.length() > 0,
+                card_grid(rx.foreach(ExploreState.shared, shared_card), id="shared-videos"),
+                rx.text(NOTHING_SHARED, color_scheme="gray", id="nothing-shared"),
+            ),
+            rx.cond(ExploreState.has_more, rx.button("Load more", on_click=ExploreState.load_more, id="explore-more")),
+            class_name="shared-videos",
         ),
+        rx.html(PLACEHOLDERS, id=FIRST_PAGE_ID, class_name="shared-videos"),
     )
 
 
@@ -36,7 +41,6 @@ def explore() -> rx.Component:
             explore_header(),
             rx.heading("Shared by their makers", size="5", as_="h2"),
             shared_videos(),
-            rx.cond(ExploreState.has_more, rx.button("Load more", on_click=ExploreState.load_more, id="explore-more")),
             rx.heading("Sample prompts", size="5", as_="h2"),
             card_grid(*(sample_card(sample) for sample in SAMPLES), id="samples"),
             spacing="4",

@@ -3,6 +3,9 @@ media served by the app, and its server-rendered page."""
 
 from __future__ import annotations
 
+import functools
+import gzip
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -12,10 +15,14 @@ from openv_app.api.deps import Cursor, Service
 from openv_app.api.errors import errors
 from openv_app.api.public_page import render_not_found, render_public_page
 from openv_app.api.routes.storage import MEDIA_RESPONSES
+from openv_app.api.security_headers import frontend_build_dir
+from openv_app.explore_first_page import first_page_html, with_first_page
 from openv_app.schemas import PublicPage, PublicVideo
-from openv_app.services.errors import NotFound
+from openv_app.services.errors import AppError, NotFound
+from openv_app.services.gallery import shared_page
 from openv_app.services.views import PUBLIC_MEDIA, public_media_path, public_view, share_url
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["public"])
 
 
@@ -62,3 +69,36 @@ async def public_page(slug: str, service: Service) -> HTMLResponse:
         return HTMLResponse(render_not_found(), status_code=404)
     page_url = share_url(service.settings.public_base_url, slug)
     return HTMLResponse(render_public_page(video, page_url, service.settings.studio_url))
+
+
+@functools.cache
+def built_explore_page() -> str:
+    """Reflex's production build, made before the backend starts (`reflex run --env prod`)."""
+    try:
+        return (frontend_build_dir() / "explore" / "index.html").read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise NotFound("the frontend is not built") from error
+
+
+@router.get("/explore/", response_class=HTMLResponse, include_in_schema=False)
+async def explore_page(request: Request, service: Service) -> Response:
+    """Explore's built page with its first page of shared videos written in, so a phone paints
+    the posters without waiting for the page's JavaScript (openv_app/explore_first_page.py)."""
+    page = built_explore_page()
+    try:
+        first = await shared_page(service, None)
+    except AppError as error:  # the live page loads it again, and says what failed
+        log.warning("Explore served without its first page: %s", error.message)
+    else:
+        page = with_first_page(page, first_page_html(first.cards, bool(first.next_cursor))) or page
+    return html_response(page, request.headers.get("accept-encoding", ""))
+
+
+def html_response(page: str, accept_encoding: str) -> Response:
+    """Gzipped when the browser takes it. By hand for this one page: the built files are served
+    precompressed, and a compression middleware would also take on the API's media and ranges."""
+    body = page.encode()
+    if "gzip" not in accept_encoding:
+        return HTMLResponse(body, headers={"Vary": "Accept-Encoding"})
+    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    return HTMLResponse(gzip.compress(body, compresslevel=6), headers=headers)
