@@ -79,7 +79,7 @@ def test_the_first_page_of_shared_videos_comes_in_the_html_and_stays_put_when_th
         if width == 1280:
             page.click("#explore-more")  # the live page's button loads the next page
             page.locator(".shared-card", has_text=older[-1]).wait_for()
-            assert page.locator(".shared-card").count() == 13
+            assert page.locator(".shared-card").count() > 12  # other tests share videos too
         live.close()
 
 
