@@ -57,6 +57,8 @@ def test_the_first_page_of_shared_videos_comes_in_the_html_and_stays_put_when_th
     assert "<img src=x" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
     assert html.count('class="rt-reset rt-BaseCard rt-Card rt-r-size-1 rt-variant-surface shared-card"') == 12
     assert 'id="explore-more"' in html and older[-1] not in html  # the 13th is on the next page
+    head = httpx.head(prod_app.url + "/explore/")  # uptime checks
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith("text/html")
 
     for width in (412, 1280):  # a phone (one column) and a desktop (three)
         static = browser.new_context(java_script_enabled=False, viewport={"width": width, "height": 900})

@@ -80,7 +80,7 @@ def built_explore_page() -> str:
         raise NotFound("the frontend is not built") from error
 
 
-@router.get("/explore/", response_class=HTMLResponse, include_in_schema=False)
+@router.api_route("/explore/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
 async def explore_page(request: Request, service: Service) -> Response:
     """Explore's built page with its first page of shared videos written in, so a phone paints
     the posters without waiting for the page's JavaScript (openv_app/explore_first_page.py)."""
