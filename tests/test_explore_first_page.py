@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import gzip
+from types import SimpleNamespace
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from openv_app.api.routes import public
 from openv_app.api.routes.public import html_response
 from openv_app.explore_first_page import (
     FIRST_PAGE_ID,
@@ -14,6 +19,7 @@ from openv_app.explore_first_page import (
     with_first_page,
 )
 from openv_app.services.gallery import SharedCard, studio_link
+from openv_app.services.wiring import get_job_service
 
 HOSTILE = '<img src=x onerror="alert(1)"> a "quoted" fox & friends'
 BUILT = (
@@ -73,3 +79,17 @@ def test_the_page_is_gzipped_only_for_a_browser_that_takes_it():
     assert gzip.decompress(zipped.body).decode() == page and len(zipped.body) < len(page) / 4
     plain = html_response(page, "identity")
     assert "content-encoding" not in plain.headers and plain.body.decode() == page
+
+
+class FailingQueries:
+    async def shared_videos(self, limit: int, before: str | None) -> None:
+        raise OSError("connection refused")  # what a database that cannot be reached gives
+
+
+def test_the_page_is_served_with_its_placeholders_when_the_first_page_cannot_be_loaded(monkeypatch):
+    app = FastAPI()
+    app.include_router(public.router)
+    app.dependency_overrides[get_job_service] = lambda: SimpleNamespace(queries=FailingQueries())
+    monkeypatch.setattr(public, "built_explore_page", lambda: BUILT)
+    answer = TestClient(app).get("/explore/")
+    assert answer.status_code == 200 and answer.text == BUILT
