@@ -1,4 +1,4 @@
-"""Explore's first page of shared videos comes in the page's HTML (openv_app/explore_first_page.py):
+"""Explore's first page of shared videos comes in the page's HTML (openv_app/api/explore_page.py):
 a visitor sees the posters before, and without, the page's JavaScript, and when the page comes
 alive its cards take the place of the served ones without anything moving. On the production
 build, in Chromium."""

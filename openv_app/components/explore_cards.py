@@ -1,7 +1,7 @@
 """Explore's cards: a shared video, and a sample prompt; both lead back to the studio.
 
 Laid out by the classes of assets/cards.css, not style props: the server writes the first page
-of shared cards into the page's HTML with the same markup (openv_app/explore_first_page.py),
+of shared cards into the page's HTML with the same markup (openv_app/api/explore_page.py),
 before any of the page's JavaScript, which emotion's styles would need, has run."""
 
 from __future__ import annotations

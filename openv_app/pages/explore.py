@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from openv_app.api.explore_page import FIRST_PAGE_ID, NOTHING_SHARED, PLACEHOLDERS
 from openv_app.components.explore_cards import sample_card, shared_card
 from openv_app.components.header import explore_header
 from openv_app.components.live_marker import LIVE_ATTRS
-from openv_app.explore_first_page import FIRST_PAGE_ID, NOTHING_SHARED, PLACEHOLDERS
 from openv_app.states.explore import SAMPLES, ExploreState
 
 COLUMNS = {"initial": "1", "sm": "2", "md": "3"}
@@ -19,7 +19,7 @@ def card_grid(*children: rx.Component, id: str) -> rx.Component:
 
 def shared_videos() -> rx.Component:
     """Until the gallery has loaded: what the server wrote into the page (the first page of
-    cards), or placeholders when the page did not come from the server (openv_app/explore_first_page.py)."""
+    cards), or placeholders when the page did not come from the server (openv_app/api/explore_page.py)."""
     return rx.cond(
         ExploreState.loaded,
         rx.el.div(

@@ -1,7 +1,7 @@
 """Explore's gallery: the cards of the videos their owners shared, a page at a time.
 
 Built here, without Reflex, because two places show the same first page: Explore's state (the
-live page) and the server, which writes it into the page's HTML (`openv_app/explore_first_page.py`).
+live page) and the server, which writes it into the page's HTML (`openv_app/api/explore_page.py`).
 """
 
 from __future__ import annotations

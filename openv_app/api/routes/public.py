@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from openv_app.api.deps import Cursor, Service
 from openv_app.api.errors import errors
+from openv_app.api.explore_page import first_page_html, with_first_page
 from openv_app.api.public_page import render_not_found, render_public_page
 from openv_app.api.routes.storage import MEDIA_RESPONSES
 from openv_app.api.security_headers import frontend_build_dir
-from openv_app.explore_first_page import first_page_html, with_first_page
 from openv_app.schemas import PublicPage, PublicVideo
 from openv_app.services.errors import NotFound
 from openv_app.services.gallery import shared_page
@@ -83,7 +83,7 @@ def built_explore_page() -> str:
 @router.api_route("/explore/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
 async def explore_page(request: Request, service: Service) -> Response:
     """Explore's built page with its first page of shared videos written in, so a phone paints
-    the posters without waiting for the page's JavaScript (openv_app/explore_first_page.py)."""
+    the posters without waiting for the page's JavaScript (openv_app/api/explore_page.py)."""
     page = built_explore_page()
     try:
         first = await shared_page(service, None)

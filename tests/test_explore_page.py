@@ -1,5 +1,5 @@
 """The first page of Explore's gallery as the server writes it into the built page
-(openv_app/explore_first_page.py): escaped, in place of the placeholders and nowhere else."""
+(openv_app/api/explore_page.py): escaped, in place of the placeholders and nowhere else."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from types import SimpleNamespace
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from openv_app.api.routes import public
-from openv_app.api.routes.public import html_response
-from openv_app.explore_first_page import (
+from openv_app.api.explore_page import (
     FIRST_PAGE_ID,
     PLACEHOLDERS,
     first_page_html,
     shared_card_html,
     with_first_page,
 )
+from openv_app.api.routes import public
+from openv_app.api.routes.public import html_response
 from openv_app.services.gallery import SharedCard, studio_link
 from openv_app.services.wiring import get_job_service
 
