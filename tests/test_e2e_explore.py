@@ -16,10 +16,14 @@ from tests.support.browser import LIVE
 from tests.support.factories import insert_videos, video_row
 
 HOSTILE = '<img src=x onerror="alert(1)"> a "quoted" fox & friends'
-# Where each card, poster, line of text and button is, and where the next section starts.
+# Where each card, poster, line of text and button is, in which font, and where the next section
+# starts. (Not colours: the page's inherited text colour is not the same with JavaScript off.)
 BOXES_JS = """() => [...document.querySelectorAll(
     '.shared-card, .shared-card img, .shared-card p, .shared-card button, #explore-more, #samples'
-)].map(element => { const box = element.getBoundingClientRect(); return [box.x, box.y, box.width, box.height]; })"""
+)].map(element => {
+    const box = element.getBoundingClientRect();
+    return [box.x, box.y, box.width, box.height, getComputedStyle(element).font];
+})"""
 LIVE_CARDS = f"{LIVE} .shared-videos:not(#explore-first-page)"
 
 

@@ -25,8 +25,9 @@ from openv_app.services.gallery import SharedCard
 FIRST_PAGE_ID = "explore-first-page"
 FIRST_PAGE_TAG = re.compile(rf'<div [^>]*\bid="{FIRST_PAGE_ID}"[^>]*>')
 
-# Radix Themes' classes for the components the live page uses (rx.grid, rx.card, rx.vstack,
-# rx.link, rx.text, rx.button), as Radix Themes 3 renders them.
+# Radix Themes' classes as its components render them (Radix Themes 3: Grid, Card, Flex, Link,
+# Text, Button); the live cards are built from the same (components/explore_cards.py).
+ACCENT = {"data-accent-color": ""}  # the accent colour's variables, inherited
 GRID = "rt-Grid rt-r-gtc-1 sm:rt-r-gtc-2 md:rt-r-gtc-3 rt-r-gap-4 explore-grid"
 CARD = "rt-reset rt-BaseCard rt-Card rt-r-size-1 rt-variant-surface"
 STACK = "rt-Flex rt-r-fd-column rt-r-ai-start rt-r-gap-2 rx-Stack explore-card-body"

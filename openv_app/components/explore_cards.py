@@ -1,26 +1,40 @@
 """Explore's cards: a shared video, and a sample prompt; both lead back to the studio.
 
-Laid out by the classes of assets/cards.css, not style props: the server writes the first page
-of shared cards into the page's HTML with the same markup (openv_app/api/explore_page.py),
-before any of the page's JavaScript, which emotion's styles would need, has run."""
+The server writes the first page of shared cards into the page's HTML before any of its
+JavaScript has run (openv_app/api/explore_page.py), and the live cards take their place: both
+are built from the same Radix Themes classes (there, as strings), laid out by assets/cards.css
+rather than by style props, which only emotion's JavaScript turns into styles. Radix's links
+stay components: "Use this prompt" is a navigation inside the app.
+"""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from openv_app.api.explore_page import ACCENT, CARD, SMALL_BUTTON, STACK
 from openv_app.services.gallery import SharedCard
 from openv_app.states.explore import SamplePrompt
 
 
+def text(
+    content: rx.Var[str] | str, size: str = "", class_name: str = "", accent: str | None = None, **props: str
+) -> rx.Component:
+    """Radix Themes' Text as a plain paragraph (`accent`: its colour, as `color_scheme`)."""
+    classes = " ".join(name for name in ("rt-Text", size and f"rt-r-size-{size}", class_name) if name)
+    attrs = {} if accent is None else {"data-accent-color": accent}
+    return rx.el.p(content, class_name=classes, custom_attrs=attrs, **props)
+
+
 def use_prompt_button(studio_link: rx.Var[str] | str) -> rx.Component:
     """The studio with its form filled in from the card."""
-    return rx.link(rx.button("Use this prompt", size="1", variant="soft"), href=studio_link, class_name="use-prompt")
+    button = rx.el.button("Use this prompt", class_name=SMALL_BUTTON, custom_attrs=ACCENT)
+    return rx.link(button, href=studio_link, class_name="use-prompt")
 
 
 def explore_card(*content: rx.Component, studio_link: rx.Var[str] | str, class_name: str) -> rx.Component:
-    return rx.card(
-        rx.vstack(*content, use_prompt_button(studio_link), spacing="2", class_name="explore-card-body"),
-        class_name=class_name,
+    return rx.el.div(
+        rx.el.div(*content, use_prompt_button(studio_link), class_name=STACK),
+        class_name=f"{CARD} {class_name}",
     )
 
 
@@ -32,8 +46,8 @@ def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
             aria_label=f"Watch {card.prompt}",
             class_name="poster-link",
         ),
-        rx.text(card.prompt, size="2", class_name="shared-prompt"),
-        rx.text(card.details, size="1", color_scheme="gray"),
+        text(card.prompt, "2", "shared-prompt"),
+        text(card.details, "1", accent="gray"),
         studio_link=card.studio_link,
         class_name="shared-card",
     )
@@ -41,9 +55,9 @@ def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
 
 def sample_card(sample: SamplePrompt) -> rx.Component:
     return explore_card(
-        rx.heading(sample.title, size="3", as_="h3"),
-        rx.text(sample.prompt, size="2"),
-        rx.text(sample.details, size="1", color_scheme="gray"),
+        rx.el.h3(sample.title, class_name="rt-Heading rt-r-size-3"),
+        text(sample.prompt, "2"),
+        text(sample.details, "1", accent="gray"),
         studio_link=sample.studio_link,
         class_name="sample-card",
     )

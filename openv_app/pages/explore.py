@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import reflex as rx
 
-from openv_app.api.explore_page import FIRST_PAGE_ID, NOTHING_SHARED, PLACEHOLDERS
-from openv_app.components.explore_cards import sample_card, shared_card
+from openv_app.api.explore_page import ACCENT, BUTTON, FIRST_PAGE_ID, GRID, NOTHING_SHARED, PLACEHOLDERS
+from openv_app.components.explore_cards import sample_card, shared_card, text
 from openv_app.components.header import explore_header
 from openv_app.components.live_marker import LIVE_ATTRS
 from openv_app.states.explore import SAMPLES, ExploreState
 
-COLUMNS = {"initial": "1", "sm": "2", "md": "3"}
-
 
 def card_grid(*children: rx.Component, id: str) -> rx.Component:
-    return rx.grid(*children, columns=rx.breakpoints(**COLUMNS), spacing="4", class_name="explore-grid", id=id)
+    """One column on a phone, two from Radix Themes' `sm` breakpoint, three from `md`."""
+    return rx.el.div(*children, class_name=GRID, id=id)
 
 
 def shared_videos() -> rx.Component:
@@ -26,9 +25,18 @@ def shared_videos() -> rx.Component:
             rx.cond(
                 ExploreState.shared.length() > 0,
                 card_grid(rx.foreach(ExploreState.shared, shared_card), id="shared-videos"),
-                rx.text(NOTHING_SHARED, color_scheme="gray", id="nothing-shared"),
+                text(NOTHING_SHARED, accent="gray", id="nothing-shared"),
             ),
-            rx.cond(ExploreState.has_more, rx.button("Load more", on_click=ExploreState.load_more, id="explore-more")),
+            rx.cond(
+                ExploreState.has_more,
+                rx.el.button(
+                    "Load more",
+                    on_click=ExploreState.load_more,
+                    id="explore-more",
+                    class_name=BUTTON,
+                    custom_attrs=ACCENT,
+                ),
+            ),
             class_name="shared-videos",
         ),
         rx.html(PLACEHOLDERS, id=FIRST_PAGE_ID, class_name="shared-videos"),
