@@ -36,7 +36,7 @@ def test_generate_from_an_image_continue_the_clip_and_remix(prod_app, page, tmp_
     expect(preview).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
     # A text-only model was chosen: the form moved to one that takes a start image.
-    expect(page.locator("#model")).not_to_contain_text("Wan2.1")
+    expect(page.locator("#model")).not_to_have_value("wan2.1-t2v-1.3b")
     page.get_by_role("radio", name="Pad to fit").click()
     expect(preview).to_have_css("object-fit", "contain")
 

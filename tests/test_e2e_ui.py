@@ -172,10 +172,9 @@ def test_choose_another_model_generate_reuse_and_advanced_is_remembered(prod_app
     page.keyboard.press("Enter")  # a native disclosure: the keyboard opens it
     expect(page.locator("#seed")).to_be_visible()
 
-    page.click("#model")
-    expect(page.get_by_role("option")).to_have_text(["Wan2.1 T2V 1.3B", "Wan2.2 TI2V 5B", "LTX-Video distilled"])
-    page.get_by_role("option", name="LTX-Video distilled").click()
-    expect(page.locator("#model")).to_have_text("LTX-Video distilled")
+    expect(page.locator("#model option")).to_have_text(["Wan2.1 T2V 1.3B", "Wan2.2 TI2V 5B", "LTX-Video distilled"])
+    page.select_option("#model", label="LTX-Video distilled")
+    expect(page.locator("#model")).to_have_value("ltx-video-distilled")
     expect(page.locator("#model-description")).to_contain_text("8 steps")
     # Its defaults (8 steps, guidance 1, 24 fps) and its sizes (multiples of 32) and frames (8k+1).
     expect(page.locator("#steps")).to_have_value("8")
@@ -187,9 +186,8 @@ def test_choose_another_model_generate_reuse_and_advanced_is_remembered(prod_app
     wait_for_advanced_saved(page, "open")
     reload_live(page)  # the disclosure stays open
     expect(page.locator("#seed")).to_be_visible()
-    if page.locator("#model").inner_text() != "LTX-Video distilled":
-        page.click("#model")
-        page.get_by_role("option", name="LTX-Video distilled").click()
+    if page.locator("#model").input_value() != "ltx-video-distilled":
+        page.select_option("#model", label="LTX-Video distilled")
     prompt = unique("a lantern drifting upward")
     generate(page, prompt)
     wait_for_status(page, prompt, "COMPLETED", timeout_s=180)
@@ -204,11 +202,10 @@ def test_choose_another_model_generate_reuse_and_advanced_is_remembered(prod_app
     page.screenshot(path=str(ARTIFACTS / "model_ltx_completed.png"), full_page=True)
 
     # Reuse brings the video's model back with its settings.
-    page.click("#model")
-    page.get_by_role("option", name="Wan2.1 T2V 1.3B").click()
+    page.select_option("#model", label="Wan2.1 T2V 1.3B")
     expect(page.locator("#steps")).to_have_value("12")  # Wan's 30, capped for the local CPU engine
     card_of(page, prompt).locator(".reuse").click()
-    expect(page.locator("#model")).to_have_text("LTX-Video distilled")
+    expect(page.locator("#model")).to_have_value("ltx-video-distilled")
     expect(page.locator("#prompt")).to_have_value(prompt)
     expect(page.locator("#steps")).to_have_value("8")
 

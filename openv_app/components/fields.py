@@ -27,20 +27,15 @@ def labelled(label: str, control: rx.Component, error_for: str | None = None) ->
 def select(
     options: list[str] | rx.Var, value: rx.Var, on_change, id: str, label: str, pairs: bool = False
 ) -> rx.Component:
-    """Options: a list of values, or a state var of values (`pairs`: of [value, shown label])."""
+    """A native select. Options: a list of values, or a state var of values (`pairs`: of [value,
+    shown label])."""
     if not isinstance(options, rx.Var):
-        items = [rx.select.item(option, value=option) for option in options]
+        items = [rx.el.option(option, value=option) for option in options]
     elif pairs:
-        items = [rx.foreach(options, lambda option: rx.select.item(option[1], value=option[0]))]
+        items = [rx.foreach(options, lambda option: rx.el.option(option[1], value=option[0]))]
     else:
-        items = [rx.foreach(options, lambda option: rx.select.item(option, value=option))]
-    # Built from parts: the trigger button must carry the accessible name.
-    return rx.select.root(
-        rx.select.trigger(id=id, width="100%", aria_label=label),
-        rx.select.content(*items),
-        value=value,
-        on_change=on_change,
-    )
+        items = [rx.foreach(options, lambda option: rx.el.option(option, value=option))]
+    return rx.el.select(*items, value=value, on_change=on_change, id=id, aria_label=label, class_name="native-select")
 
 
 def range_input(value: rx.Var, low: float, high: float, step: float, on_change, id: str, label: str) -> rx.Component:
