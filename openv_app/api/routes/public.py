@@ -90,7 +90,10 @@ async def explore_page(request: Request, service: Service) -> Response:
     except Exception:  # noqa: BLE001  # the page still works: its state loads the gallery again
         log.warning("Explore served with placeholders: its first page could not be loaded", exc_info=True)
     else:
-        page = with_first_page(page, first_page_html(first.cards, bool(first.next_cursor))) or page
+        served = with_first_page(page, first_page_html(first.cards, bool(first.next_cursor)))
+        if served is None:  # a Reflex or Radix upgrade changed the built markup: say so, serve as built
+            log.warning("Explore served as built: its page has no placeholders to replace")
+        page = served or page
     return html_response(page, request.headers.get("accept-encoding", ""))
 
 
