@@ -20,20 +20,16 @@ from __future__ import annotations
 import re
 from html import escape
 
+from openv_app.radix_classes import BUTTON, CARD, LINK, SMALL_BUTTON
 from openv_app.services.gallery import SharedCard
 
 FIRST_PAGE_ID = "explore-first-page"
 FIRST_PAGE_TAG = re.compile(rf'<div [^>]*\bid="{FIRST_PAGE_ID}"[^>]*>')
 
-# Radix Themes' classes as its components render them (Radix Themes 3: Grid, Card, Flex, Link,
-# Text, Button); the live cards are built from the same (components/explore_cards.py).
-ACCENT = {"data-accent-color": ""}  # the accent colour's variables, inherited
+# Radix Themes' Grid and Flex as they render for Explore's grid and a card's column; the live
+# cards are built from the same (components/explore_cards.py).
 GRID = "rt-Grid rt-r-gtc-1 sm:rt-r-gtc-2 md:rt-r-gtc-3 rt-r-gap-4 explore-grid"
-CARD = "rt-reset rt-BaseCard rt-Card rt-r-size-1 rt-variant-surface"
 STACK = "rt-Flex rt-r-fd-column rt-r-ai-start rt-r-gap-2 rx-Stack explore-card-body"
-LINK = "rt-Text rt-reset rt-Link rt-underline-auto"
-SMALL_BUTTON = "rt-reset rt-BaseButton rt-r-size-1 rt-variant-soft rt-Button"
-BUTTON = "rt-reset rt-BaseButton rt-r-size-2 rt-variant-solid rt-Button"
 
 # One row of boxes of a card's shape, one per column the grid has at the window's width.
 PLACEHOLDER_CARD = (

@@ -11,31 +11,19 @@ from __future__ import annotations
 
 import reflex as rx
 
-from openv_app.api.explore_page import ACCENT, CARD, SMALL_BUTTON, STACK
+from openv_app.api.explore_page import STACK
+from openv_app.components import themed
 from openv_app.services.gallery import SharedCard
 from openv_app.states.explore import SamplePrompt
 
 
-def text(
-    content: rx.Var[str] | str, size: str = "", class_name: str = "", accent: str | None = None, **props: str
-) -> rx.Component:
-    """Radix Themes' Text as a plain paragraph (`accent`: its colour, as `color_scheme`)."""
-    classes = " ".join(name for name in ("rt-Text", size and f"rt-r-size-{size}", class_name) if name)
-    attrs = {} if accent is None else {"data-accent-color": accent}
-    return rx.el.p(content, class_name=classes, custom_attrs=attrs, **props)
-
-
 def use_prompt_button(studio_link: rx.Var[str] | str) -> rx.Component:
     """The studio with its form filled in from the card."""
-    button = rx.el.button("Use this prompt", class_name=SMALL_BUTTON, custom_attrs=ACCENT)
-    return rx.link(button, href=studio_link, class_name="use-prompt")
+    return rx.link(themed.button("Use this prompt"), href=studio_link, class_name="use-prompt")
 
 
 def explore_card(*content: rx.Component, studio_link: rx.Var[str] | str, class_name: str) -> rx.Component:
-    return rx.el.div(
-        rx.el.div(*content, use_prompt_button(studio_link), class_name=STACK),
-        class_name=f"{CARD} {class_name}",
-    )
+    return themed.card(rx.el.div(*content, use_prompt_button(studio_link), class_name=STACK), class_name=class_name)
 
 
 def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
@@ -46,8 +34,8 @@ def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
             aria_label=f"Watch {card.prompt}",
             class_name="poster-link",
         ),
-        text(card.prompt, "2", "shared-prompt"),
-        text(card.details, "1", accent="gray"),
+        themed.text(card.prompt, "2", "shared-prompt"),
+        themed.text(card.details, "1", color_scheme="gray"),
         studio_link=card.studio_link,
         class_name="shared-card",
     )
@@ -56,8 +44,8 @@ def shared_card(card: rx.Var[SharedCard]) -> rx.Component:
 def sample_card(sample: SamplePrompt) -> rx.Component:
     return explore_card(
         rx.el.h3(sample.title, class_name="rt-Heading rt-r-size-3"),
-        text(sample.prompt, "2"),
-        text(sample.details, "1", accent="gray"),
+        themed.text(sample.prompt, "2"),
+        themed.text(sample.details, "1", color_scheme="gray"),
         studio_link=sample.studio_link,
         class_name="sample-card",
     )

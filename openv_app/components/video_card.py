@@ -1,9 +1,10 @@
 """One video in the library: poster or progress, status in words, and its actions.
 
 A library holds up to 24 cards and every live update renders all of them again, so a card is
-made of plain elements laid out by assets/cards.css wherever it can be: Radix Themes' stacks and
-per-element style props (which emotion serializes on every render of every card) cost a phone a
-long task per update. Radix components stay where they draw something (badge, buttons, text).
+made of plain elements: laid out by assets/cards.css rather than Radix Themes' stacks and
+per-element style props (which emotion serializes on every render of every card), and drawn with
+Radix Themes' classes rather than its components (components/themed.py), each several React
+components deep. Together they cost a phone a long task per update.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import reflex as rx
 
+from openv_app.components import themed
 from openv_app.components.download import download_button
 from openv_app.states.library import LibraryState, VideoCard
 from openv_app.states.start_image import StartImageState
@@ -33,7 +35,7 @@ def row(*children: rx.Component, class_name: str = "") -> rx.Component:
 
 def status_badge(video: rx.Var[VideoCard]) -> rx.Component:
     # aria-live: screen readers announce "Generating 40%", "Completed"... as they happen.
-    return rx.badge(
+    return themed.badge(
         video.status_text,
         color_scheme=rx.match(video.status, *STATUS_COLORS.items(), "gray"),
         class_name="status-text",
@@ -59,7 +61,7 @@ def preview(video: rx.Var[VideoCard]) -> rx.Component:
                 video.in_flight,
                 rx.el.div(
                     rx.progress(value=video.progress, max=100, class_name="progress", aria_label="Generation progress"),
-                    rx.text(video.status_text, size="2"),
+                    themed.text(video.status_text, size="2"),
                     class_name="stage-progress",
                 ),
                 # Two static icons, not rx.icon(rx.cond(...)): a computed name makes Reflex load lucide's
@@ -73,7 +75,7 @@ def preview(video: rx.Var[VideoCard]) -> rx.Component:
 
 def card_button(*children: rx.Component | str, **props: Any) -> rx.Component:
     """A small soft button, as every action on a card has."""
-    return rx.button(*children, size="1", variant="soft", **props)
+    return themed.button(*children, size="1", variant="soft", **props)
 
 
 def actions(video: rx.Var[VideoCard]) -> rx.Component:
@@ -131,24 +133,24 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
 
 
 def video_card(video: rx.Var[VideoCard]) -> rx.Component:
-    return rx.card(
+    return themed.card(
         rx.el.div(
             preview(video),
-            row(status_badge(video), rx.text(video.created, size="1", color_scheme="gray"), class_name="spread"),
-            rx.text(video.prompt, size="2", class_name="prompt"),
-            rx.cond(video.error != "", rx.text(video.error, size="1", color_scheme="red", class_name="error")),
+            row(status_badge(video), themed.text(video.created, size="1", color_scheme="gray"), class_name="spread"),
+            themed.text(video.prompt, size="2", class_name="prompt"),
+            rx.cond(video.error != "", themed.text(video.error, size="1", color_scheme="red", class_name="error")),
             row(
                 rx.cond(
                     video.start_image_url != "",
                     rx.el.img(src=video.start_image_url, alt="Start image", class_name="start-image-thumb"),
                 ),
-                rx.text(video.details, size="1", color_scheme="gray"),
+                themed.text(video.details, size="1", color_scheme="gray"),
             ),
             rx.cond(
                 video.share_url != "",
                 row(
                     rx.link("Public link", href=video.share_url, is_external=True, size="1", class_name="share-link"),
-                    rx.button(
+                    themed.button(
                         "Stop sharing",
                         size="1",
                         variant="ghost",
@@ -158,7 +160,7 @@ def video_card(video: rx.Var[VideoCard]) -> rx.Component:
                     ),
                 ),
             ),
-            rx.cond(video.timing != "", rx.text(video.timing, size="1", color_scheme="gray", class_name="timing")),
+            rx.cond(video.timing != "", themed.text(video.timing, size="1", color_scheme="gray", class_name="timing")),
             actions(video),
             class_name="card-body",
         ),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from openv_app.api.explore_page import ACCENT, BUTTON, FIRST_PAGE_ID, GRID, NOTHING_SHARED, PLACEHOLDERS
-from openv_app.components.explore_cards import sample_card, shared_card, text
+from openv_app.api.explore_page import FIRST_PAGE_ID, GRID, NOTHING_SHARED, PLACEHOLDERS
+from openv_app.components import themed
+from openv_app.components.explore_cards import sample_card, shared_card
 from openv_app.components.header import explore_header
 from openv_app.components.live_marker import LIVE_ATTRS
 from openv_app.states.explore import SAMPLES, ExploreState
@@ -25,16 +26,12 @@ def shared_videos() -> rx.Component:
             rx.cond(
                 ExploreState.shared.length() > 0,
                 card_grid(rx.foreach(ExploreState.shared, shared_card), id="shared-videos"),
-                text(NOTHING_SHARED, accent="gray", id="nothing-shared"),
+                themed.text(NOTHING_SHARED, color_scheme="gray", id="nothing-shared"),
             ),
             rx.cond(
                 ExploreState.has_more,
-                rx.el.button(
-                    "Load more",
-                    on_click=ExploreState.load_more,
-                    id="explore-more",
-                    class_name=BUTTON,
-                    custom_attrs=ACCENT,
+                themed.button(
+                    "Load more", size="2", variant="solid", on_click=ExploreState.load_more, id="explore-more"
                 ),
             ),
             class_name="shared-videos",
