@@ -65,6 +65,13 @@ def test_generate_watch_progress_play_and_delete(prod_app, page):
     seen = time.monotonic()
     expect(card.locator(".timing")).to_contain_text("generated in")  # RunPod's GPU time
     expect(page.locator("#usage")).to_contain_text("Today:")
+    # Plain elements drawn by Radix Themes' stylesheet from class names alone (components/themed.py):
+    # a size-1 button is 24 px high, and each action has its own colour.
+    expect(card.locator(".download")).to_have_css("height", "24px")
+    colours = [
+        card.locator(f".{action}").evaluate("e => getComputedStyle(e).color") for action in ("delete", "reuse", "share")
+    ]
+    assert len(set(colours)) == 3, colours
     job = next(j for j in prod_app.runpod.endpoint.jobs.values() if j.input.get("prompt") == prompt)
     latency = seen - job.finished
     ARTIFACTS.mkdir(exist_ok=True)
@@ -78,6 +85,7 @@ def test_generate_watch_progress_play_and_delete(prod_app, page):
     duration = page.evaluate("() => document.querySelector('#player-video').duration")
     assert abs(duration - 17 / 16) < 0.1  # 1 s preset: 17 frames at 16 fps
     assert page.locator("#player-download").get_attribute("href").startswith(prod_app.url)
+    expect(page.locator("#player-download")).to_have_css("height", "32px")  # size 2
     page.screenshot(path=str(ARTIFACTS / "player_open.png"))
     assert_downloads_the_mp4(page, page.locator("#player-download"))
     page.keyboard.press("Escape")
