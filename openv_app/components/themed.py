@@ -53,7 +53,7 @@ def button(
     class_name: str = "",
     **props: Any,
 ) -> rx.Component:
-    """Radix Themes' Button (`type="button"`: never a form's submit)."""
+    """Radix Themes' Button, small and soft unless told (`type="button"`: never a form's submit)."""
     return rx.el.button(
         *children,
         type="button",

@@ -11,8 +11,6 @@ styled and laid out again on every update.
 
 from __future__ import annotations
 
-from typing import Any
-
 import reflex as rx
 
 from openv_app.components import themed
@@ -75,20 +73,15 @@ def preview(video: rx.Var[VideoCard]) -> rx.Component:
     )
 
 
-def card_button(*children: rx.Component | str, **props: Any) -> rx.Component:
-    """A small soft button, as every action on a card has."""
-    return themed.button(*children, size="1", variant="soft", **props)
-
-
 def actions(video: rx.Var[VideoCard]) -> rx.Component:
     return row(
         rx.cond(
             video.in_flight,
-            card_button("Cancel", color_scheme="orange", on_click=LibraryState.cancel(video.id), class_name="cancel"),
+            themed.button("Cancel", color_scheme="orange", on_click=LibraryState.cancel(video.id), class_name="cancel"),
         ),
         rx.cond(
             (video.status == "FAILED") | (video.status == "CANCELLED"),
-            card_button("Retry", on_click=LibraryState.retry(video.id), class_name="retry"),
+            themed.button("Retry", on_click=LibraryState.retry(video.id), class_name="retry"),
         ),
         rx.cond(
             video.status == "COMPLETED",
@@ -98,11 +91,11 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
         ),
         rx.cond(
             (video.status == "COMPLETED") & (video.share_url == ""),
-            card_button("Share", on_click=LibraryState.share(video.id), class_name="share"),
+            themed.button("Share", on_click=LibraryState.share(video.id), class_name="share"),
         ),
         rx.cond(
             (video.status == "COMPLETED") & StartImageState.images_offered,
-            card_button(
+            themed.button(
                 "Continue",
                 on_click=StartImageState.continue_from(video.id),
                 class_name="continue",
@@ -110,14 +103,14 @@ def actions(video: rx.Var[VideoCard]) -> rx.Component:
             ),
         ),
         # Named in words like the other actions: a tooltip never shows on a touch screen.
-        card_button(
+        themed.button(
             "Remix",
             color_scheme="gray",
             on_click=GenerateState.reuse(video.id),
             class_name="reuse",
             title="This video's prompt, settings and start image back in the form",
         ),
-        card_button(
+        themed.button(
             rx.icon("trash_2", size=14),
             color_scheme="red",
             aria_label="Delete",
