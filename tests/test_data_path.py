@@ -185,11 +185,15 @@ def test_event_loop_answers_while_database_round_trips_are_slow(app_factory, run
 def test_three_processes_sweep_concurrently_and_never_poll_the_same_job(database_url, engine, tmp_path):
     videos = insert_in_flight_videos(engine, 300)
     standin = SlowStatusEndpoint(delay_s=0.05)
+    # A polled job is due again one interval later, and then another process may rightly poll it:
+    # on a slow host, three processes contending for SQLite's one writer took longer than the
+    # default 5 s to sweep 300 jobs (CI: 315 polls). An interval beyond the test isolates the rule.
+    longer_than_the_test = {"POLL_INTERVAL_S": "600"}
     with ServerThread(standin.app) as server:
         workers = [
             start_process(
                 [sys.executable, "-m", "tests.poll_sweeper", database_url, f"{server.url}/v2", "4"],
-                {},
+                longer_than_the_test,
                 tmp_path / f"sweeper-{index}.log",
             )
             for index in range(3)
