@@ -12,7 +12,6 @@ from __future__ import annotations
 # Radix Themes sets `data-accent-color` on every coloured component: the colour's name, or empty
 # for the theme's accent. Its CSS reads the colour's variables from the nearest such attribute.
 ACCENT_COLOR = "data-accent-color"
-ACCENT = {ACCENT_COLOR: ""}
 
 CARD = "rt-reset rt-BaseCard rt-Card rt-r-size-1 rt-variant-surface"
 LINK = "rt-Text rt-reset rt-Link rt-underline-auto"
