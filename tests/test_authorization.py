@@ -106,10 +106,11 @@ class ProbeState:
         self.player, self.player_open = VideoCard(), False
         self.confirm_delete_id = ""
         self.loaded = False
-        self.router = type("Router", (), {"session": type("Session", (), {"client_token": "probe-tab"})()})()
+        session = type("Session", (), {"client_token": "probe-tab", "session_id": "probe-socket"})()
+        self.router = type("Router", (), {"session": session})()
         self.in_flight_count = 0
         self.usage = ""
-        self._loaded_for = ""
+        self._unpaired_load = ("", "", "")
 
     def _current_user(self) -> str:
         if self.user is None:
@@ -123,6 +124,7 @@ class ProbeState:
     _refresh_usage = LibraryState.__dict__["_refresh_usage"]
     _load_first_page = LibraryState.__dict__["_load_first_page"]
     _register_and_load = LibraryState.__dict__["_register_and_load"]
+    _load_once_per_visit = LibraryState.__dict__["_load_once_per_visit"]
     _drop_card = LibraryState.__dict__["_drop_card"]
 
     async def get_state(self, cls):

@@ -143,8 +143,12 @@ class LibraryState(SessionState):
     confirm_delete_id: str = ""
     action_error: str = ""
     usage: str = ""
-    # Whose library `videos` holds: the view's mount skips a load its page's on_load just made.
-    _loaded_for: str = ""
+    # A studio visit asks for the library twice, in no fixed order (the on_load chain and the
+    # mount event reach the backend separately): the page's on_load, also run on a reconnect,
+    # and the signed-in view's mount, also run after a sign-in. The second of such a pair on one
+    # connection skips: a load sends the whole card list and re-renders every card, a long task
+    # on a phone. (which asked, user, socket id) of the last load not yet paired.
+    _unpaired_load: tuple[str, str, str] = ("", "", "")
 
     @rx.var
     def has_more(self) -> bool:
@@ -156,23 +160,24 @@ class LibraryState(SessionState):
 
     @rx.event
     async def load_library(self):
+        await self._load_once_per_visit("on_load")
+
+    @rx.event
+    async def load_library_on_mount(self):
+        await self._load_once_per_visit("mount")
+
+    async def _load_once_per_visit(self, asked_by: str) -> None:
         try:
             user = self._current_user()
         except AuthError:
             return  # signed out: the sign-in panel shows instead; loading follows sign-in
-        await self._register_and_load(user)
-
-    @rx.event
-    async def load_library_on_mount(self):
-        """The signed-in view appeared: after a sign-in it loads the library. On a first visit the
-        page's on_load (which runs before the view's mount) has loaded it already; a second load
-        would send the whole card list again and re-render every card, a long task on a phone."""
-        try:
-            user = self._current_user()
-        except AuthError:
+        socket = self.router.session.session_id
+        previous_asker, previous_user, previous_socket = self._unpaired_load
+        if previous_asker not in ("", asked_by) and (previous_user, previous_socket) == (user, socket):
+            self._unpaired_load = ("", "", "")
             return
-        if self._loaded_for != user:
-            await self._register_and_load(user)
+        await self._register_and_load(user)
+        self._unpaired_load = (asked_by, user, socket)
 
     async def _register_and_load(self, user: str) -> None:
         # Registered so that changes made anywhere (a webhook, the poller, another tab) reach it.
@@ -182,7 +187,7 @@ class LibraryState(SessionState):
     async def _load_first_page(self, user: str) -> None:
         videos, cursor = await get_job_service().queries.list_videos(user, PAGE_SIZE)
         self.videos = [await card_for(video) for video in videos]
-        self.next_cursor, self.loaded, self._loaded_for = cursor or "", True, user
+        self.next_cursor, self.loaded = cursor or "", True
         await self._refresh_usage(user)
 
     async def _restore(self, user_id: str) -> None:
