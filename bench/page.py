@@ -10,6 +10,14 @@ each figure.
 
     bash -c 'source scripts/setup.sh && python -m bench.page'     # or: make bench-page
     options: --runs 3 --pages studio,explore,shared --profiles mobile,desktop --json out.json
+             --cpu-slowdown calibrated (or a number; Lighthouse's own is 4)
+
+Lighthouse's mobile profile slows the CPU down by 4×, relative to the host: a phone on a fast
+host, a slower one on a slow host. Its docs calibrate 4× for a high-end desktop (benchmark index
+1,500–2,000), which it then turns into a mid-tier phone; `--cpu-slowdown calibrated` instead
+slows this host down to that phone (index ~440: the host's index, measured by the warm-up run,
+divided by it), so that figures from different hosts can be compared. The table gives the host's
+index and the slowdown used.
 """
 
 from __future__ import annotations
@@ -49,7 +57,11 @@ PROMPTS = [
     "a cat stretching on a sunny windowsill",
     "waves breaking on black volcanic sand",
 ]
-COLUMNS = ["perf", "a11y", "best-pr.", "FCP s", "LCP s", "CLS", "TBT ms", "JS KiB", "unused JS KiB"]
+# Lighthouse's default 4x slowdown on a high-end desktop (index 1,500-2,000) in its docs' table
+# of device classes: a mid-tier phone (125-800).
+MID_TIER_PHONE_INDEX = 1750 / 4
+COLUMNS = ["host index", "CPU ×", "perf", "a11y", "best-pr.", "FCP s", "LCP s", "CLS", "TBT ms", "JS KiB",
+           "unused JS KiB"]  # fmt: skip
 
 
 def install_lighthouse() -> None:
@@ -98,7 +110,7 @@ def seed(database_url: str, storage: Path) -> str:
     return slug
 
 
-def lighthouse(url: str, profile: str, out: Path) -> dict[str, Any]:
+def lighthouse(url: str, profile: str, out: Path, cpu_slowdown: float | None = None) -> dict[str, Any]:
     args = [
         str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={out}",
         "--only-categories=performance,accessibility,best-practices",
@@ -106,8 +118,15 @@ def lighthouse(url: str, profile: str, out: Path) -> dict[str, Any]:
     ]  # fmt: skip
     if profile == "desktop":
         args.append("--preset=desktop")
+    elif cpu_slowdown is not None:
+        args.append(f"--throttling.cpuSlowdownMultiplier={cpu_slowdown}")
     subprocess.run(args, env={**os.environ, "CHROME_PATH": CHROME_PATH}, check=True, timeout=300)
     return json.loads(out.read_text())
+
+
+def calibrated_slowdown(host_index: float) -> float:
+    """The CPU slowdown that makes this host a mid-tier phone; never a speed-up."""
+    return max(1.0, round(host_index / MID_TIER_PHONE_INDEX, 1))
 
 
 def figures(report: dict[str, Any]) -> dict[str, float]:
@@ -115,6 +134,8 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
     scripts = [i for i in audits["resource-summary"]["details"]["items"] if i["resourceType"] == "script"]
     unused = audits["unused-javascript"].get("details") or {}
     return {
+        "host index": report["environment"]["benchmarkIndex"],
+        "CPU ×": report["configSettings"]["throttling"]["cpuSlowdownMultiplier"],
         "perf": round(100 * (categories["performance"]["score"] or 0)),
         "a11y": round(100 * (categories["accessibility"]["score"] or 0)),
         "best-pr.": round(100 * (categories["best-practices"]["score"] or 0)),
@@ -148,8 +169,8 @@ def print_table(rows: dict[tuple[str, str], dict[str, float]]) -> None:
     print("|---|---|" + "---|" * len(COLUMNS))
     for (page, profile), values in rows.items():
         cells = [
-            f"{values[c]:.0f}" if c in ("perf", "a11y", "best-pr.", "TBT ms", "JS KiB", "unused JS KiB")
-            else f"{values[c]:.3f}" if c == "CLS" else f"{values[c]:.2f}"
+            f"{values[c]:.0f}" if c in ("host index", "perf", "a11y", "best-pr.", "TBT ms", "JS KiB", "unused JS KiB")
+            else f"{values[c]:.3f}" if c == "CLS" else f"{values[c]:.1f}" if c == "CPU ×" else f"{values[c]:.2f}"
             for c in COLUMNS
         ]  # fmt: skip
         print(f"| {page} | {profile} | " + " | ".join(cells) + " |")
@@ -162,6 +183,7 @@ def main() -> None:
     parser.add_argument("--profiles", default="mobile,desktop")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     parser.add_argument("--reports", type=Path, help="keep Lighthouse's full reports in this folder")
+    parser.add_argument("--cpu-slowdown", default="4", help="mobile profile's CPU slowdown: a number or 'calibrated'")
     args = parser.parse_args()
     install_lighthouse()
     with tempfile.TemporaryDirectory() as folder, scratch_database(BENCH_ADMIN_URL, "openv_page") as database:
@@ -174,12 +196,16 @@ def main() -> None:
         with production_app(database, "bench-secret", log, **env) as url:
             paths = {"studio": "/", "explore": "/explore/", "shared": f"/v/{slug}"}
             every: dict[tuple[str, str], list[dict[str, float]]] = {}
-            for page in args.pages.split(","):
-                lighthouse(url + paths[page], "desktop", work / "warm-up.json")  # a first, uncounted run
+            for page in args.pages.split(","):  # a first, uncounted run per page
+                warm_up = lighthouse(url + paths[page], "desktop", work / "warm-up.json")
+            host_index = warm_up["environment"]["benchmarkIndex"]
+            calibrate = args.cpu_slowdown == "calibrated"
+            slowdown = calibrated_slowdown(host_index) if calibrate else float(args.cpu_slowdown)
             for profile in args.profiles.split(","):
                 for page in args.pages.split(","):
                     for run in range(args.runs):
-                        report = lighthouse(url + paths[page], profile, work / f"{page}-{profile}-{run}.json")
+                        out = work / f"{page}-{profile}-{run}.json"
+                        report = lighthouse(url + paths[page], profile, out, slowdown)
                         every.setdefault((page, profile), []).append(figures(report))
                         shown = {key: round(value, 3) for key, value in every[(page, profile)][-1].items()}
                         print(page, profile, run, shown, failing(report), shifted(report), flush=True)
