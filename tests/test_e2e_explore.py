@@ -19,7 +19,7 @@ HOSTILE = '<img src=x onerror="alert(1)"> a "quoted" fox & friends'
 # Where each card, poster, line of text and button is, in which font, and where the next section
 # starts. (Not colours: the page's inherited text colour is not the same with JavaScript off.)
 BOXES_JS = """() => [...document.querySelectorAll(
-    '.shared-card, .shared-card img, .shared-card p, .shared-card button, #explore-more, #samples'
+    '.shared-card, .shared-card img, .shared-card p, .shared-card .use-prompt, #explore-more, #samples'
 )].map(element => {
     const box = element.getBoundingClientRect();
     return [box.x, box.y, box.width, box.height, getComputedStyle(element).font];

@@ -49,8 +49,8 @@ def shared_card_html(card: SharedCard) -> str:
         f'<img src="{escape(card.poster_url)}" alt="Poster of {prompt}"></a>'
         f'<p class="rt-Text rt-r-size-2 shared-prompt">{prompt}</p>'
         f'<p data-accent-color="gray" class="rt-Text rt-r-size-1">{escape(card.details)}</p>'
-        f'<a data-accent-color="" class="{LINK} use-prompt" href="{escape(card.studio_link)}">'
-        f'<button data-accent-color="" class="{SMALL_BUTTON}">Use this prompt</button></a>'
+        f'<a data-accent-color="" class="{SMALL_BUTTON} use-prompt" href="{escape(card.studio_link)}">'
+        "Use this prompt</a>"
         "</div></div>"
     )
 
