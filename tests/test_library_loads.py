@@ -10,6 +10,7 @@ import pytest
 
 from openv_app.services.errors import AuthError
 from openv_app.states.library import LibraryState
+from tests.support.loops import in_own_loop
 
 ON_LOAD, MOUNT = LibraryState.load_library.fn, LibraryState.load_library_on_mount.fn
 
@@ -44,14 +45,17 @@ class VisitProbe:
 
 
 @pytest.mark.parametrize("order", [(ON_LOAD, MOUNT), (MOUNT, ON_LOAD)], ids=["on_load first", "mount first"])
+@in_own_loop
 async def test_a_visit_loads_once_whichever_asks_first(order):
     assert await VisitProbe().ask(*order) == ["u1"]
 
 
+@in_own_loop
 async def test_each_visit_on_one_connection_loads_once():
     assert await VisitProbe().ask(ON_LOAD, MOUNT, MOUNT, ON_LOAD, ON_LOAD, MOUNT) == ["u1"] * 3
 
 
+@in_own_loop
 async def test_a_reconnect_loads_again():
     tab = VisitProbe()
     await tab.ask(ON_LOAD, MOUNT)
@@ -61,6 +65,7 @@ async def test_a_reconnect_loads_again():
     assert await tab.ask(MOUNT, ON_LOAD) == ["u1"] * 3
 
 
+@in_own_loop
 async def test_a_sign_in_loads_and_a_different_user_is_never_paired():
     tab = VisitProbe()
     tab.user = None
