@@ -110,7 +110,7 @@ class ProbeState:
         self.router = type("Router", (), {"session": session})()
         self.in_flight_count = 0
         self.usage = ""
-        self._unpaired_load = ("", "", "")
+        self._loaded_on, self._mount_loaded = ("", ""), ("", "", 0.0)
 
     def _current_user(self) -> str:
         if self.user is None:
@@ -124,7 +124,8 @@ class ProbeState:
     _refresh_usage = LibraryState.__dict__["_refresh_usage"]
     _load_first_page = LibraryState.__dict__["_load_first_page"]
     _register_and_load = LibraryState.__dict__["_register_and_load"]
-    _load_once_per_visit = LibraryState.__dict__["_load_once_per_visit"]
+    _user_and_socket = LibraryState.__dict__["_user_and_socket"]
+    _load_for_visit = LibraryState.__dict__["_load_for_visit"]
     _drop_card = LibraryState.__dict__["_drop_card"]
 
     async def get_state(self, cls):

@@ -1,6 +1,7 @@
 """How often the studio loads the library (openv_app/states/library.py): once per visit, although
-each visit asks twice (the page's on_load and the signed-in view's mount, in either order), and
-again after a reconnect or a sign-in, which ask once."""
+each visit asks more than once (the page's on_load and the signed-in view's mount, in either
+order, and with Clerk the mount again once the session is verified), and again after a
+reconnect or a sign-in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from openv_app.services.errors import AuthError
-from openv_app.states.library import LibraryState
+from openv_app.states import library
+from openv_app.states.library import VISIT_PAIRING_S, LibraryState
 from tests.support.loops import in_own_loop
 
 ON_LOAD, MOUNT = LibraryState.load_library.fn, LibraryState.load_library_on_mount.fn
@@ -22,7 +24,7 @@ class VisitProbe:
         self.user: str | None = "u1"
         self.socket = "socket-1"
         self.loads: list[str] = []
-        self._unpaired_load = ("", "", "")
+        self._loaded_on, self._mount_loaded = ("", ""), ("", "", 0.0)
 
     @property
     def router(self) -> SimpleNamespace:
@@ -36,7 +38,8 @@ class VisitProbe:
     async def _register_and_load(self, user: str) -> None:
         self.loads.append(user)
 
-    _load_once_per_visit = LibraryState.__dict__["_load_once_per_visit"]
+    _user_and_socket = LibraryState.__dict__["_user_and_socket"]
+    _load_for_visit = LibraryState.__dict__["_load_for_visit"]
 
     async def ask(self, *handlers) -> list[str]:
         for handler in handlers:
@@ -47,6 +50,16 @@ class VisitProbe:
 @pytest.mark.parametrize("order", [(ON_LOAD, MOUNT), (MOUNT, ON_LOAD)], ids=["on_load first", "mount first"])
 @in_own_loop
 async def test_a_visit_loads_once_whichever_asks_first(order):
+    assert await VisitProbe().ask(*order) == ["u1"]
+
+
+@pytest.mark.parametrize(
+    "order", [(MOUNT, ON_LOAD, MOUNT), (ON_LOAD, MOUNT, MOUNT)], ids=["mount first", "on_load first"]
+)
+@in_own_loop
+async def test_a_clerk_visit_whose_view_mounts_again_loads_once(order):
+    """With Clerk the signed-in view shows before hydration, gives way to the sign-in panel until
+    the session token is verified, then mounts again."""
     assert await VisitProbe().ask(*order) == ["u1"]
 
 
@@ -74,3 +87,16 @@ async def test_a_sign_in_loads_and_a_different_user_is_never_paired():
     assert await tab.ask(MOUNT) == ["u1"]  # the signed-in view appeared
     tab.user = "u2"
     assert await tab.ask(ON_LOAD) == ["u1", "u2"]
+
+
+@in_own_loop
+async def test_a_mount_that_no_on_load_follows_leaves_a_later_visit_alone(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(library, "time", SimpleNamespace(time=lambda: clock[0]))
+    tab = VisitProbe()
+    tab.user = None
+    await tab.ask(MOUNT, ON_LOAD)  # Clerk, signed out
+    tab.user = "u1"
+    assert await tab.ask(MOUNT) == ["u1"]  # signed in: the view mounts again, no on_load follows
+    clock[0] += VISIT_PAIRING_S
+    assert await tab.ask(ON_LOAD, MOUNT) == ["u1"] * 2  # back to the studio from Explore

@@ -3,6 +3,7 @@ session it builds on and nothing above it (the form, states/studio.py, builds on
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -27,6 +28,9 @@ def model_name(model: str) -> str:
 
 
 PAGE_SIZE = 24
+# A mount and the on_load of one visit come from one page load, well within this; a mount that
+# no on_load follows (after a sign-in) must not make a later visit's on_load skip.
+VISIT_PAIRING_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -143,12 +147,14 @@ class LibraryState(SessionState):
     confirm_delete_id: str = ""
     action_error: str = ""
     usage: str = ""
-    # A studio visit asks for the library twice, in no fixed order (the on_load chain and the
-    # mount event reach the backend separately): the page's on_load, also run on a reconnect,
-    # and the signed-in view's mount, also run after a sign-in. The second of such a pair on one
-    # connection skips: a load sends the whole card list and re-renders every card, a long task
-    # on a phone. (which asked, user, socket id) of the last load not yet paired.
-    _unpaired_load: tuple[str, str, str] = ("", "", "")
+    # A studio visit asks for the library more than once, in no fixed order (the mount's event
+    # and the on_load chain reach the backend separately): the page's on_load, also run on a
+    # reconnect, and the signed-in view's mount, which with Clerk happens again once the session
+    # token is verified. A load sends the whole card list and re-renders every card, a long task
+    # on a phone, so a visit loads once: a mount only if nothing was loaded on this connection,
+    # an on_load unless a mount of this visit has just loaded.
+    _loaded_on: tuple[str, str] = ("", "")  # (user, socket id)
+    _mount_loaded: tuple[str, str, float] = ("", "", 0.0)  # (user, socket id, when)
 
     @rx.var
     def has_more(self) -> bool:
@@ -160,24 +166,32 @@ class LibraryState(SessionState):
 
     @rx.event
     async def load_library(self):
-        await self._load_once_per_visit("on_load")
+        where = self._user_and_socket()
+        if where is None:
+            return  # signed out: the sign-in panel shows instead; loading follows sign-in
+        user, socket, loaded_at = self._mount_loaded
+        if (user, socket) == where and time.time() - loaded_at < VISIT_PAIRING_S:
+            self._mount_loaded = ("", "", 0.0)
+            return
+        await self._load_for_visit(where)
 
     @rx.event
     async def load_library_on_mount(self):
-        await self._load_once_per_visit("mount")
-
-    async def _load_once_per_visit(self, asked_by: str) -> None:
-        try:
-            user = self._current_user()
-        except AuthError:
-            return  # signed out: the sign-in panel shows instead; loading follows sign-in
-        socket = self.router.session.session_id
-        previous_asker, previous_user, previous_socket = self._unpaired_load
-        if previous_asker not in ("", asked_by) and (previous_user, previous_socket) == (user, socket):
-            self._unpaired_load = ("", "", "")
+        where = self._user_and_socket()
+        if where is None or self._loaded_on == where:
             return
-        await self._register_and_load(user)
-        self._unpaired_load = (asked_by, user, socket)
+        await self._load_for_visit(where)
+        self._mount_loaded = (*where, time.time())
+
+    def _user_and_socket(self) -> tuple[str, str] | None:
+        try:
+            return self._current_user(), self.router.session.session_id
+        except AuthError:
+            return None
+
+    async def _load_for_visit(self, where: tuple[str, str]) -> None:
+        await self._register_and_load(where[0])
+        self._loaded_on = where
 
     async def _register_and_load(self, user: str) -> None:
         # Registered so that changes made anywhere (a webhook, the poller, another tab) reach it.
