@@ -185,6 +185,8 @@ def main() -> None:
     parser.add_argument("--reports", type=Path, help="keep Lighthouse's full reports in this folder")
     parser.add_argument("--cpu-slowdown", default="4", help="mobile profile's CPU slowdown: a number or 'calibrated'")
     args = parser.parse_args()
+    if args.cpu_slowdown != "calibrated" and not args.cpu_slowdown.replace(".", "", 1).isdigit():
+        parser.error("--cpu-slowdown: a number or 'calibrated'")
     install_lighthouse()
     with tempfile.TemporaryDirectory() as folder, scratch_database(BENCH_ADMIN_URL, "openv_page") as database:
         work = args.reports or Path(folder)
@@ -196,11 +198,12 @@ def main() -> None:
         with production_app(database, "bench-secret", log, **env) as url:
             paths = {"studio": "/", "explore": "/explore/", "shared": f"/v/{slug}"}
             every: dict[tuple[str, str], list[dict[str, float]]] = {}
-            for page in args.pages.split(","):  # a first, uncounted run per page
-                warm_up = lighthouse(url + paths[page], "desktop", work / "warm-up.json")
-            host_index = warm_up["environment"]["benchmarkIndex"]
+            host_indexes = [  # a first, uncounted run per page
+                lighthouse(url + paths[page], "desktop", work / "warm-up.json")["environment"]["benchmarkIndex"]
+                for page in args.pages.split(",")
+            ]
             calibrate = args.cpu_slowdown == "calibrated"
-            slowdown = calibrated_slowdown(host_index) if calibrate else float(args.cpu_slowdown)
+            slowdown = calibrated_slowdown(statistics.median(host_indexes)) if calibrate else float(args.cpu_slowdown)
             for profile in args.profiles.split(","):
                 for page in args.pages.split(","):
                     for run in range(args.runs):

@@ -34,7 +34,8 @@ from reflex.utils.token_manager import RedisTokenManager, TokenManager
 from openv_app.metrics import TAB_PUSHES, observe_open_tabs
 from openv_app.models import Video
 from openv_app.services.jobs import JobService
-from openv_app.states.library import LibraryState, VideoCard, card_for
+from openv_app.states.cards import CardChange, card_or_removal
+from openv_app.states.library import LibraryState
 from openv_app.tabs import REDIS_DOWN, RedisTabs, TabRegistry, redis_outage
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,10 @@ PUSH_LANES = 8
 # interval, and skip what was already pushed.
 REFRESH_OVERLAP = timedelta(seconds=10)
 
-CardChange = VideoCard | str  # a card to show, or the id of a video that left the library
-
 
 def _token_manager(app: rx.App) -> TokenManager:
     assert app.event_namespace is not None, "the app serves websockets once it has started"
     return app.event_namespace._token_manager
-
-
-async def _card_or_removal(video: Video) -> CardChange:
-    return str(video.id) if video.deleted_at is not None else await card_for(video)
 
 
 def _video_id(change: CardChange) -> str:
@@ -158,7 +153,7 @@ async def push_change(pusher: TabPusher, video: Video) -> None:
     """Apply a changed video to every open tab of its owner, in any process."""
     tokens = await pusher.tabs.tabs_of(video.user_id)
     if tokens:
-        change = await _card_or_removal(video)  # built once, for every tab
+        change = await card_or_removal(video)  # built once, for every tab
         for token in tokens:
             pusher.send(token, change)
 
@@ -196,7 +191,7 @@ class ServedTabsRefresher:
         for video in videos:
             if self._pushed.get(video.id) == video.updated_at:
                 continue
-            change = await _card_or_removal(video)
+            change = await card_or_removal(video)
             for token, user_id in users_by_token.items():
                 if user_id == video.user_id:
                     self.pusher.send(token, change)

@@ -11,7 +11,8 @@ import pytest
 from openv_app.services.errors import AuthError
 from openv_app.services.signing import webhook_token
 from openv_app.states import library, session, studio
-from openv_app.states.library import LibraryState, VideoCard
+from openv_app.states.cards import VideoCard
+from openv_app.states.library import LibraryState
 from openv_app.states.studio import GenerateState
 from tests.support.browser import ARTIFACTS
 from tests.support.clerk_tokens import TokenMaker

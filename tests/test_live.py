@@ -17,7 +17,9 @@ import pytest
 from openv_app import live
 from openv_app.models import Video
 from openv_app.services.storage import StorageError
-from openv_app.states.library import LibraryState, VideoCard
+from openv_app.states import cards
+from openv_app.states.cards import VideoCard
+from openv_app.states.library import LibraryState
 from openv_app.tabs import MemoryTabs
 from tests.support.factories import video_row
 from tests.support.loops import in_own_loop
@@ -86,7 +88,7 @@ def plain_cards(monkeypatch):
     async def card_for(video: Video) -> VideoCard:
         return VideoCard(id=str(video.id), status=video.status, progress=video.progress)
 
-    monkeypatch.setattr(live, "card_for", card_for)
+    monkeypatch.setattr(cards, "card_for", card_for)
 
 
 @in_own_loop
@@ -129,7 +131,7 @@ async def test_failures_keep_live_tabs_and_closed_tabs_are_forgotten(monkeypatch
         raise StorageError("storage is unreachable")
 
     with monkeypatch.context() as patch:
-        patch.setattr(live, "card_for", signing_fails)
+        patch.setattr(cards, "card_for", signing_fails)
         with pytest.raises(StorageError):  # the job service logs it; nothing is unsubscribed
             await live.push_change(pusher, video())
     assert await tabs.tabs_of("u1") == {"live", "broken", "closed"}

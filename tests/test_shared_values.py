@@ -9,9 +9,9 @@ from dataclasses import FrozenInstanceError, replace
 import pytest
 
 from openv_app.shared_values import SharedValues
+from openv_app.states.cards import VideoCard
 from openv_app.states.explore import SharedCard
 from openv_app.states.explore import shared_cards as explore_cards
-from openv_app.states.library import VideoCard
 
 
 def card(**fields: object) -> VideoCard:

@@ -15,7 +15,8 @@ import reflex as rx
 
 from openv_app.components import themed
 from openv_app.components.download import download_button
-from openv_app.states.library import LibraryState, VideoCard
+from openv_app.states.cards import VideoCard
+from openv_app.states.library import LibraryState
 from openv_app.states.start_image import StartImageState
 from openv_app.states.studio import GenerateState
 

@@ -4,103 +4,21 @@ session it builds on and nothing above it (the form, states/studio.py, builds on
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import UTC
 
 import reflex as rx
 
 from openv_app.models import Video
-from openv_app.schemas import VideoOut
 from openv_app.services.errors import AppError, AuthError
 from openv_app.services.quota import Usage
-from openv_app.services.statuses import IN_FLIGHT_STATUSES, UNCONFIRMED
-from openv_app.services.views import owner_view
 from openv_app.services.wiring import get_job_service
-from openv_app.shared_values import SharedValues
+from openv_app.states.cards import CardChange, VideoCard, card_for, card_or_removal
 from openv_app.states.session import SessionState
 from openv_app.tabs import get_tab_registry
-from worker.contract import MODEL_SPECS
-
-
-def model_name(model: str) -> str:
-    spec = MODEL_SPECS.get(model)
-    return spec.name if spec else model
-
 
 PAGE_SIZE = 24
 # A mount and the on_load of one visit come from one page load, well within this; a mount that
 # no on_load follows (after a sign-in) must not make a later visit's on_load skip.
 VISIT_PAIRING_S = 30.0
-
-
-@dataclass(frozen=True, slots=True, weakref_slot=True)
-class VideoCard:
-    """What a card shows. Immutable and shared per process (see `card_for`): a change to a video
-    is a new card, which is also how the live path tells what to send."""
-
-    id: str = ""
-    status: str = ""
-    status_text: str = ""
-    in_flight: bool = False
-    progress: int = 0
-    prompt: str = ""
-    error: str = ""
-    created: str = ""
-    details: str = ""
-    duration_s: float = 0.0
-    video_url: str = ""
-    poster_url: str = ""
-    download_url: str = ""
-    timing: str = ""
-    share_url: str = ""
-    start_image_url: str = ""
-
-    @classmethod
-    def from_view(cls, view: VideoOut) -> VideoCard:
-        return cls(
-            id=str(view.id),
-            status=view.status,
-            status_text=status_text(view),
-            in_flight=view.status in IN_FLIGHT_STATUSES,
-            progress=view.progress,
-            prompt=view.prompt,
-            error=note_text(view),
-            created=view.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            details=f"{model_name(view.model)} · {view.width}×{view.height} · {view.num_frames} frames · "
-            f"{view.steps} steps · seed {view.seed}",
-            duration_s=view.duration_s or 0.0,
-            video_url=view.video_url or "",
-            poster_url=view.poster_url or "",
-            download_url=view.download_url or "",
-            timing=timing_text(view),
-            share_url=view.share_url or "",
-            start_image_url=view.start_image_url or "",
-        )
-
-
-# Every tab that shows a video holds the same card object (a thousand tabs of one library cost one).
-shared_cards: SharedValues[VideoCard] = SharedValues()
-
-
-async def card_for(video: Video) -> VideoCard:
-    return shared_cards.share(VideoCard.from_view(await owner_view(get_job_service(), video)))
-
-
-def seconds_text(milliseconds: int) -> str:
-    seconds = round(milliseconds / 1000)
-    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
-
-
-def timing_text(view: VideoOut) -> str:
-    """ "queued 3 s · generated in 41 s": RunPod's queue and GPU time of a finished job."""
-    parts = []
-    if view.delay_ms is not None:
-        parts.append(f"queued {seconds_text(view.delay_ms)}")
-    if view.execution_ms is not None:
-        parts.append(f"generated in {seconds_text(view.execution_ms)}")
-    if view.earlier_attempts_ms:
-        parts.append(f"{seconds_text(view.earlier_attempts_ms)} in earlier attempts")
-    return " · ".join(parts)
 
 
 def usage_text(usage: Usage) -> str:
@@ -112,30 +30,6 @@ def usage_text(usage: Usage) -> str:
     if usage.limits.monthly_gpu_seconds is not None:
         text += f" · this month {usage.gpu_seconds_this_month:.0f} of {usage.limits.monthly_gpu_seconds}"
     return text
-
-
-def status_text(view: VideoOut) -> str:
-    if view.status == "PENDING" and view.stage == UNCONFIRMED:
-        return "Not confirmed by RunPod"
-    if view.status == "PENDING":
-        return f"Queued again (attempt {view.attempts + 1})" if view.attempts else "Queued"
-    if view.status == "PROCESSING":
-        return "Encoding" if view.stage == "encoding" else f"Generating {view.progress}%"
-    if view.status == "FAILED":
-        return "Failed"
-    return view.status.capitalize()
-
-
-def note_text(view: VideoOut) -> str:
-    """The line under a card's status: why it failed, or what happens to a job in a gap."""
-    if view.status == "PENDING" and view.stage == UNCONFIRMED:
-        return (
-            "RunPod did not answer when the job was sent. It holds none of your slots; "
-            "if RunPod runs it after all, the video appears here."
-        )
-    if view.status in IN_FLIGHT_STATUSES and view.attempts and view.error:
-        return f"The previous attempt failed ({view.error}); trying again."
-    return view.error or ""
 
 
 class LibraryState(SessionState):
@@ -228,9 +122,9 @@ class LibraryState(SessionState):
 
     async def _show_video(self, video: Video) -> None:
         """Insert or update one card; a deleted video leaves the list."""
-        self._apply_change(str(video.id) if video.deleted_at is not None else await card_for(video))
+        self._apply_change(await card_or_removal(video))
 
-    def _apply_change(self, change: VideoCard | str) -> None:
+    def _apply_change(self, change: CardChange) -> None:
         """A card to show, or the id of a video that left the library."""
         if isinstance(change, str):
             self._drop_card(change)
