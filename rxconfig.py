@@ -2,22 +2,22 @@ import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
 from openv_app.first_paint import ScriptsAfterFirstPaintPlugin
-from openv_app.memory import cap_reflex_redis_connections, configure_granian_allocator
+from openv_app.memory import cap_reflex_redis_connections, preload_jemalloc
+from openv_app.server import serve_with_gunicorn
 from openv_app.settings import Settings
 from openv_app.theme_css import SlimRadixTailwindPlugin, TreeShakenRadixThemesPlugin
-from openv_app.workers import respawn_failed_workers
 
 # Read here for Reflex, from the app's one settings object. Not `get_settings()`: Reflex loads
 # this file before `reflex run --env prod` has set the mode the app's settings check.
 settings = Settings()
 
-# Before Granian is loaded: its allocator returns freed memory at once (openv_app/memory.py).
-configure_granian_allocator()
+# Gunicorn with uvicorn workers: a tab's websocket costs a third of what it does in Granian, and
+# a worker that dies is replaced (openv_app/server.py).
+serve_with_gunicorn(settings.worker_count)
+# ... on jemalloc where the system has it: closed tabs' memory goes back (openv_app/memory.py).
+preload_jemalloc()
 # Before Reflex makes its Redis client: a bounded pool per worker (openv_app/memory.py).
 cap_reflex_redis_connections(settings.redis_max_connections)
-
-# A backend worker that dies is replaced; the others keep serving (openv_app/workers.py).
-respawn_failed_workers()
 
 config = rx.Config(
     app_name="openv_app",

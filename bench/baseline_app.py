@@ -2,9 +2,9 @@
 
 A Starlette route on an async psycopg pool: check the token, parse the report, lock the row,
 apply the transition, commit. No ORM, no framework beyond Starlette. Served the way the app's
-backend is (granian, one worker):
+backend is (uvicorn with h11, one worker):
 
-    DATABASE_URL=postgresql://... granian --interface asgi bench.baseline_app:app
+    DATABASE_URL=postgresql://... python -m uvicorn --http h11 bench.baseline_app:app
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Live progress at RunPod's real cadence, on the production shape.
 
 Starts the app as `make prod` does (production build, one port, PostgreSQL, Redis,
-GRANIAN_WORKERS=2) against the local RunPod endpoint (worker/local_endpoint.py) served in this
+BACKEND_WORKERS=2) against the local RunPod endpoint (worker/local_endpoint.py) served in this
 process, opens T tabs of the dev user as Reflex websocket clients (bench/tabs.py), and submits J
 jobs through the app's API (`POST /api/runpod`). Each job is a stand-in generation of
 `--job-seconds` (one step every `--step-ms`, each reported with worker.progress.report_progress
@@ -257,7 +257,7 @@ def main() -> None:
     endpoint = CountingEndpoint(handler, api_key=LOCAL_RUNPOD_API_KEY, concurrency=args.jobs, webhook_retry_delay_s=0.5)
     settings = {
         "REDIS_URL": REDIS_URL,
-        "GRANIAN_WORKERS": str(PROD_WORKERS),
+        "BACKEND_WORKERS": str(PROD_WORKERS),
         "RUNPOD_API_KEY": "",  # the local endpoint's default key
         "LOCAL_STORAGE_DIR": str(folder / "storage"),
         "POLL_INTERVAL_S": f"{args.interval:g}",

@@ -1,7 +1,7 @@
 """Live-push latency on the production shape: Redis, 2 backend workers, N tabs of one user.
 
 Starts the app as `make prod` does (production build, one port, PostgreSQL, Redis,
-GRANIAN_WORKERS=2), seeds J in-flight videos for the dev user and opens N tabs as Reflex
+BACKEND_WORKERS=2), seeds J in-flight videos for the dev user and opens N tabs as Reflex
 websocket clients (python-socketio, connected the way the browser connects, registered as the
 user's open tabs), then finishes the jobs one by one with webhooks. Each client notes when a
 state update first shows each card as COMPLETED; the latency is that moment minus the webhook's
@@ -100,7 +100,7 @@ def main() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
     folder = Path(tempfile.mkdtemp(prefix="openv-push-"))
     engine = make_sync_engine(database_url)
-    settings = {"REDIS_URL": REDIS_URL, "GRANIAN_WORKERS": "2", "POLL_INTERVAL_S": "3600"}
+    settings = {"REDIS_URL": REDIS_URL, "BACKEND_WORKERS": "2", "POLL_INTERVAL_S": "3600"}
     try:
         with production_app(database_url, SECRET, folder / "app.log", **settings) as url:
             latencies, missing, idle_rate, run_rate = asyncio.run(run(url, args, engine))

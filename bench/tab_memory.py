@@ -10,7 +10,7 @@ Redis and 2 backend workers), seeds a library of 24 finished videos for the dev 
 3. opens 100 tabs and closes them, and once their states have expired takes the baseline: what
    the first tabs pay once (pools filled, modules imported on first use) is not tab memory, and a
    worker that kept growing would show it in the next round;
-4. reads the backend workers' memory (RSS; of it, their glibc heaps in use from `/metrics`, where
+4. reads the backend workers' memory (RSS; of it, their malloc heaps in use from `/metrics`, where
    Python's objects live) and, with Redis, Redis' `used_memory` then, at 100
    and at 1,000 tabs (once the workers have trimmed their heaps); closes every tab, waits for the
    states to expire (TAB_STATE_TTL_S, 120 s here) and 60 s more, and reads the memory again.
@@ -42,7 +42,7 @@ from tests.support.browser import launch_chromium
 from tests.support.databases import bench_database
 from tests.support.factories import insert_videos, video_row
 from tests.support.metrics import scrape, total
-from tests.support.processes import PROD_METRICS_TOKEN, granian_workers, production_app
+from tests.support.processes import PROD_METRICS_TOKEN, backend_workers, production_app
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 STATE_TTL_S = 120
@@ -129,12 +129,12 @@ class ReplayedTab:
 
 
 def backend_rss_mb(port: int) -> float:
-    return sum(process.memory_info().rss for process in granian_workers(port)) / 2**20
+    return sum(process.memory_info().rss for process in backend_workers(port)) / 2**20
 
 
 def heap_in_use_mb(url: str) -> float:
-    """The workers' glibc heaps (`openv_heap_in_use_bytes`, sampled every 30 s): Python's objects
-    and C libraries' buffers; the rest of the RSS is mostly Granian's websocket buffers."""
+    """The workers' malloc heaps (jemalloc's or glibc's) (`openv_heap_in_use_bytes`, sampled every 30 s): Python's objects
+    and C libraries' buffers, the websockets' among them."""
     return total(scrape(url), "openv_heap_in_use_bytes") / 2**20
 
 
@@ -210,7 +210,7 @@ def main() -> None:
     settings = {"TAB_STATE_TTL_S": str(STATE_TTL_S), "METRICS_TOKEN": PROD_METRICS_TOKEN}
     if args.redis:
         redis.Redis.from_url(REDIS_URL).flushdb()
-        settings |= {"REDIS_URL": REDIS_URL, "GRANIAN_WORKERS": "2"}
+        settings |= {"REDIS_URL": REDIS_URL, "BACKEND_WORKERS": "2"}
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "reflex.log"
         settings["PROMETHEUS_MULTIPROC_DIR"] = str(Path(folder) / "metrics")  # any worker reports all

@@ -175,9 +175,11 @@ def run_baseline(database_url: str, args: argparse.Namespace, folder: Path, dela
     videos = reseed(args.direct_url, args.videos)
     process = start(
         [
-            "granian",
-            "--interface",
-            "asgi",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--http",
+            "h11",
             "--host",
             "127.0.0.1",
             "--port",
@@ -245,7 +247,7 @@ def main() -> None:
 def print_table(results: list[Result], args: argparse.Namespace) -> None:
     print(
         f"\n{args.videos} in-flight videos, {args.connections} connections, {args.duration} s per run, "
-        f"{os.cpu_count()} cores; one app process (Reflex prod backend, granian) vs bench/baseline_app.py\n"
+        f"{os.cpu_count()} cores; one app process (Reflex prod backend: gunicorn, one uvicorn worker) vs bench/baseline_app.py\n"
     )
     print(
         "| DB round trip | target | deliveries/s | p50 ms | p99 ms | errors | vs baseline | /ping median ms | /ping max ms |"

@@ -7,7 +7,7 @@ traceback when there is one, and whatever the call passed in `extra`. A line abo
 RunPod has not given the job an id) for a log pipeline to filter on; the plain text names the
 video in the message itself.
 
-Reflex's and Granian's own lines have their own handlers (`REFLEX_LOG_JSON=true` turns those to
+Reflex's, gunicorn's and uvicorn's own lines have their own handlers (`REFLEX_LOG_JSON=true` turns those to
 JSON too); this configures the root logger, which the app's modules log through.
 """
 

@@ -1,19 +1,18 @@
 """Memory that closed tabs leave behind goes back to the operating system.
 
-A backend worker's memory sits in three allocators, and none gives freed memory back by itself:
+A backend worker's memory sits in two allocators, and neither gives freed memory back by itself:
 - Python's own small-object allocator keeps 1 MiB arenas as long as one object in them lives, so
   a thousand expired tab states scattered among long-lived objects keep most of their arenas:
-  the app's scripts run Python with `PYTHONMALLOC=malloc`, which puts those objects in glibc's heap;
-- glibc's malloc keeps what is freed for reuse unless it is asked to trim (done here, on a timer);
-- Granian's Rust side (websocket and HTTP buffers) allocates with jemalloc, which returns freed
-  pages only after its decay time and only when it next allocates, so a quiet worker keeps them.
+  the app's scripts run Python with `PYTHONMALLOC=malloc`, which puts those objects in malloc's heap;
+- malloc keeps what is freed for reuse: glibc's until it is asked to trim (done here, on a timer),
+  and it can only return pages with nothing alive on them, which a heap fragmented around the
+  survivors has few of; jemalloc (preloaded where the system has it) returns free pages at once.
 And some of it is not freed at all until Python's cycle collector runs: a closed connection
 leaves python-engineio's handler frame in a reference cycle with its two tasks, and a full
 collection comes only after enough new objects, which a quiet worker does not make.
-Measured (bench/tab_memory.py): of 1,000 closed tabs' memory, 180 s later, one process held 50 %
-before, 36 % with the trim and jemalloc's setting, 7–8 % with `PYTHONMALLOC=malloc` too; two
-workers with Redis held 97 % before, 28–30 % with all of that, 21 % once their Redis clients
-were capped (README, Tab memory).
+Measured (bench/tab_memory.py, README, Tab memory): of 1,000 closed tabs' memory, 180 s after
+closing, one process held 50 % before any of this; now, on jemalloc, 13 % (one process) and 25 %
+(two workers with Redis): pages that the few survivors keep.
 """
 
 from __future__ import annotations
@@ -26,13 +25,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-# Read by the jemalloc that the Granian wheels link in (tikv-jemallocator prefixes its names with
-# `_rjem_`): pages go back as soon as they are free.
-GRANIAN_JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 TRIM_INTERVAL_S = 30.0
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # Less newly freed memory than this is left for malloc to reuse: a trim walks the whole heap.
 TRIM_THRESHOLD_BYTES = 8 * 2**20
 # A full collection walks every object: after this many closed connections, or after a while.
@@ -40,9 +38,22 @@ COLLECT_AFTER_CLOSED = 100
 COLLECT_AT_LEAST_EVERY_S = 600.0
 
 
-def configure_granian_allocator() -> None:
-    """Must run before Granian's extension is loaded: jemalloc reads it once, at start-up."""
-    os.environ.setdefault("_RJEM_MALLOC_CONF", GRANIAN_JEMALLOC_CONF)
+# For the jemalloc that the backend's processes run on (`preload_jemalloc`): pages go back to the
+# system as soon as they are free, not after jemalloc's default 10 s decay.
+JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+
+
+def preload_jemalloc() -> None:
+    """Runs the processes started from here (gunicorn's arbiter and workers) on jemalloc where
+    the system has it (Debian: libjemalloc2): on glibc's malloc, two workers with Redis kept 62 %
+    of the memory of 1,000 closed tabs (their heaps fragmented around the survivors, so a trim
+    returns little); on jemalloc, 25 % (README, Tab memory). An operator's own LD_PRELOAD and
+    MALLOC_CONF win. Must run before the backend starts (rxconfig.py)."""
+    name = ctypes.util.find_library("jemalloc")
+    if name is None or "LD_PRELOAD" in os.environ:
+        return
+    os.environ["LD_PRELOAD"] = name
+    os.environ.setdefault("MALLOC_CONF", JEMALLOC_CONF)
 
 
 def cap_reflex_redis_connections(limit: int) -> None:
@@ -81,10 +92,6 @@ class GlibcHeap:
             return None
         return cls(libc)
 
-    def free_bytes(self) -> int:
-        """Free bytes in the heap, returned to the system or not (a trim does not lower it)."""
-        return int(self._mallinfo2().fordblks)
-
     def in_use_bytes(self) -> int:
         """What is allocated and not freed: in the heap, and in chunks large enough to be mapped
         on their own."""
@@ -95,23 +102,82 @@ class GlibcHeap:
         self._malloc_trim(0)
 
 
-class HeapTrimmer:
-    """Trims once at least `threshold_bytes` have been freed since the last trim. Free bytes do
-    not drop when a trim returns their pages, so they are counted from the lowest level seen
-    since (memory reused by new tabs is not freed memory)."""
+# jemalloc's `MALLCTL_ARENAS_ALL`: the index that names every arena at once.
+ALL_ARENAS = 4096
 
-    def __init__(self, heap: GlibcHeap, threshold_bytes: int = TRIM_THRESHOLD_BYTES) -> None:
-        self.heap, self.threshold_bytes = heap, threshold_bytes
-        self._free_since_trim = heap.free_bytes()
+
+class Jemalloc:
+    """jemalloc's counters and purge through `mallctl`, where jemalloc is this process's malloc
+    (`preload_jemalloc`); it exports `mallctl` under that name only then."""
+
+    def __init__(self, mallctl: Callable[..., int]) -> None:
+        self._mallctl = mallctl
+
+    @classmethod
+    def load(cls) -> Jemalloc | None:
+        mallctl = getattr(ctypes.CDLL(None), "mallctl", None)
+        return cls(mallctl) if mallctl is not None else None
+
+    def in_use_bytes(self) -> int:
+        """Bytes allocated and not freed; jemalloc's counters are a snapshot taken when the
+        epoch is advanced."""
+        epoch = ctypes.c_uint64(1)
+        self._mallctl(b"epoch", None, None, ctypes.byref(epoch), ctypes.sizeof(epoch))
+        allocated = ctypes.c_size_t()
+        size = ctypes.c_size_t(ctypes.sizeof(allocated))
+        self._mallctl(b"stats.allocated", ctypes.byref(allocated), ctypes.byref(size), None, 0)
+        return allocated.value
+
+    def trim(self) -> None:
+        self._mallctl(f"arena.{ALL_ARENAS}.purge".encode(), None, None, None, 0)
+
+
+class Heap(Protocol):
+    def in_use_bytes(self) -> int: ...
+
+    def trim(self) -> None: ...
+
+
+def load_heap() -> Heap | None:
+    """The process's malloc: jemalloc where it was preloaded, else glibc's; None on neither."""
+    return Jemalloc.load() or GlibcHeap.load()
+
+
+def resident_bytes() -> int:
+    """The process's resident memory (Linux's /proc/self/statm: a read, no walk of the heap)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE_SIZE
+
+
+class HeapTrimmer:
+    """Trims once the memory resident but not in use (RSS minus the heap in use) has grown by
+    `threshold_bytes` since the last trim. It grows when tabs free memory, and again after a
+    trim: a trim returns only the pages free at that moment, and a worker's own background
+    work, allocating and freeing all over a fragmented heap, touches free pages again (measured:
+    14-42 MB back within a minute after the states of 1,000 tabs had expired and been trimmed).
+    Memory that new tabs reuse lowers the level counted from."""
+
+    def __init__(
+        self,
+        heap: Heap,
+        threshold_bytes: int = TRIM_THRESHOLD_BYTES,
+        resident: Callable[[], int] = resident_bytes,
+    ) -> None:
+        self.heap, self.threshold_bytes, self.resident = heap, threshold_bytes, resident
+        self._unused_after_trim = self._resident_unused()
+
+    def _resident_unused(self) -> int:
+        return self.resident() - self.heap.in_use_bytes()
 
     def trim_if_freed(self) -> bool:
-        free = self.heap.free_bytes()
-        self._free_since_trim = min(self._free_since_trim, free)
-        if free - self._free_since_trim < self.threshold_bytes:
+        unused = self._resident_unused()
+        if unused - self._unused_after_trim < self.threshold_bytes:
+            self._unused_after_trim = min(self._unused_after_trim, unused)
             return False
         self.heap.trim()
-        log.debug("returned up to %d MB of freed memory", (free - self._free_since_trim) >> 20)
-        self._free_since_trim = free
+        after = self._resident_unused()
+        log.debug("returned %d MB of freed memory", (unused - after) >> 20)
+        self._unused_after_trim = after
         return True
 
 
@@ -158,13 +224,13 @@ async def return_freed_memory_periodically(
 ) -> None:
     """A lifespan task: tabs close and their states expire one by one, so it looks on a timer.
     `open_connections` gives the ids of the worker's open websockets; `report_heap_in_use` gets
-    glibc's bytes in use at start and after each look (the operator's split of the worker's RSS:
-    Python's objects and C libraries' buffers there, Granian's outside it)."""
+    malloc's bytes in use at start and after each look (the operator's split of the worker's RSS:
+    Python's objects and C libraries' buffers there; code, libraries and thread stacks outside)."""
     if os.environ.get("PYTHONMALLOC") != "malloc":
         log.info("PYTHONMALLOC is not 'malloc': memory of closed tabs stays in Python's arenas (README, Tab memory)")
     freeze_start_up_objects()
     collector = ClosedConnectionCollector(open_connections)
-    heap = GlibcHeap.load()
+    heap = load_heap()
     trimmer = HeapTrimmer(heap) if heap else None
     while True:
         if heap:

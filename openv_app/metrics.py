@@ -1,11 +1,11 @@
 """Prometheus metrics: what each app process counts and times, and `/metrics`' exposition.
 
-Several backend workers (Granian, `GRANIAN_WORKERS`) serve one port, so a scrape reaches one of
+Several backend workers (gunicorn, `BACKEND_WORKERS`) serve one port, so a scrape reaches one of
 them at random. prometheus-client's multiprocess mode makes any of them answer for all: with
 `PROMETHEUS_MULTIPROC_DIR` set (scripts/prod.sh creates and empties it at each start), every
 process writes its counters, histograms and gauges to memory-mapped files there, and the process
 that serves the scrape merges the files. (The alternative, a `worker` label per process, would
-need a port per worker for Prometheus to reach each one; Granian gives them one port.) Without
+need a port per worker for Prometheus to reach each one; gunicorn gives them one port.) Without
 the variable (`make run`, one process) the metrics live in memory.
 
 - Counters and histograms are summed over the processes, dead ones included, so totals never
@@ -157,8 +157,8 @@ def process_gauges() -> ProcessGauges:
         ),
         heap_in_use=Gauge(
             "openv_heap_in_use_bytes",
-            "Bytes in use in this process's glibc heap: Python's objects (PYTHONMALLOC=malloc) and C "
-            "libraries' buffers; the rest of its resident memory is mostly Granian's (sampled every 30 s)",
+            "Bytes in use in this process's malloc heap (jemalloc's or glibc's): Python's objects (PYTHONMALLOC=malloc) and C "
+            "libraries' buffers (sampled every 30 s)",
             multiprocess_mode="liveall",
         ),
     )

@@ -4,7 +4,6 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 
 import reflex as rx
-from reflex.utils.processes import get_num_workers
 
 from openv_app import live, memory, metrics
 from openv_app.api.main import api
@@ -100,7 +99,7 @@ async def push_to_open_tabs(video: Video) -> None:
 
 async def status_poller() -> None:
     # Every backend worker polls; they share the /status rate.
-    await run_status_poller(get_job_service(), settings.granian_workers or get_num_workers())
+    await run_status_poller(get_job_service(), settings.worker_count)
 
 
 async def refresh_served_tabs() -> None:

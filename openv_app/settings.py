@@ -6,6 +6,7 @@ environment variable. Nothing here is sent to the browser.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from functools import lru_cache
@@ -105,9 +106,9 @@ class Settings(BaseSettings):
     # /status calls per second for the whole app, all processes together (RunPod allows 2,000 per
     # 10 s per endpoint): with more jobs in flight than this × the interval, each is polled less often.
     runpod_status_rate_per_s: float = Field(default=150.0, gt=0)
-    # Backend workers on this host (Reflex reads GRANIAN_WORKERS too): each process's poller takes
-    # an equal share of the /status rate. Unset: what Reflex starts (1 without Redis).
-    granian_workers: int | None = Field(default=None, ge=1)
+    # Backend worker processes on this host (openv_app/server.py): each process's poller takes an
+    # equal share of the /status rate. Unset: see `worker_count`.
+    backend_workers: int | None = Field(default=None, ge=1)
     # The poller asks RunPod about this many jobs at once per process, each within poll_call_timeout_s.
     poll_concurrency: int = Field(default=16, ge=1)
     poll_call_timeout_s: float = Field(default=10.0, gt=0)
@@ -232,6 +233,8 @@ class Settings(BaseSettings):
             raise ValueError("TERMS_FILE and TERMS_VERSION go together: set both or neither")
         if self.terms_file is not None and not self.terms_file.is_file():
             raise ValueError(f"TERMS_FILE {self.terms_file} is not a readable file")
+        if (self.backend_workers or 1) > 1 and self.redis_url is None:
+            raise ValueError("BACKEND_WORKERS above 1 needs REDIS_URL: without Redis a tab's state is in one process")
         if self.storage_backend == "supabase" and not (self.supabase_url and self.supabase_service_role_key):
             raise ValueError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are required for STORAGE_BACKEND=supabase")
         return self
@@ -240,6 +243,13 @@ class Settings(BaseSettings):
     def dev_auth(self) -> bool:
         """Single-user dev sign-in: only when no Clerk keys are configured."""
         return self.clerk_secret_key is None and self.clerk_jwt_key is None
+
+    @property
+    def worker_count(self) -> int:
+        """BACKEND_WORKERS, else Reflex's rule: 2 x cores + 1 (at most 8) with Redis, one without."""
+        if self.backend_workers:
+            return self.backend_workers
+        return min(2 * (os.cpu_count() or 1) + 1, 8) if self.redis_url else 1
 
     @property
     def allowed_origins(self) -> list[str]:

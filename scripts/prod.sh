@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the app in production mode: the frontend built once and served with the API and the
-# websockets on one port, PostgreSQL, Redis, and several backend workers (Reflex starts
-# 2 x cores + 1 when Redis answers; GRANIAN_WORKERS=N overrides).
+# websockets on one port, PostgreSQL, Redis, and several backend workers (gunicorn with
+# uvicorn workers, openv_app/server.py: 2 x cores + 1, at most 8; BACKEND_WORKERS=N overrides).
 # Needs DATABASE_URL (PostgreSQL) and WEBHOOK_SECRET; REDIS_URL defaults to the local Redis.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"

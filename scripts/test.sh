@@ -14,6 +14,13 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The backend's processes run on jemalloc where the system has it (openv_app/memory.py); the
+# tests check that they do.
+if ! ldconfig -p | grep -q libjemalloc.so && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "==> installing Debian's libjemalloc2 for the backend's processes"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjemalloc2 >/dev/null
+fi
+
 # Gates first (pyproject.toml explains the rule set): lint, formatting, types.
 echo "==> ruff check, ruff format --check, mypy"
 ruff check .

@@ -21,7 +21,7 @@ from openv_app.models import Video, utcnow
 from openv_app.services.signing import callback_url
 from tests.support.browser import CARD_STATUS_JS, SOCKET_RECORD, tabs_on_two_workers
 from tests.support.factories import insert_videos, video_row
-from tests.support.processes import PROD_WORKERS, granian_workers
+from tests.support.processes import PROD_WORKERS, backend_workers
 from tests.support.servers import wait_until
 
 DONE = {"status": "COMPLETED", "output": {"video": "v", "poster": "p", "duration_s": 1.0}}
@@ -57,7 +57,7 @@ def finish_by_webhook(app_url: str, video: Video) -> httpx.Response:
 def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app, browser, own_jobs):
     port = urlsplit(prod_app.url).port
     assert port is not None
-    workers = wait_until(lambda: len(found := granian_workers(port)) == PROD_WORKERS and found, timeout=30)
+    workers = wait_until(lambda: len(found := backend_workers(port)) == PROD_WORKERS and found, timeout=30)
     tag = uuid.uuid4().hex[:8]
     video, later = own_jobs(f"in flight when a worker dies {tag}", f"finished after the respawn {tag}")
     pages, opened = tabs_on_two_workers(browser, prod_app)
@@ -70,7 +70,7 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_answering(prod_app, b
     assert finish_by_webhook(prod_app.url, video).json()["changed"] is True
 
     def replaced() -> bool:
-        pids = {process.pid for process in granian_workers(port)}
+        pids = {process.pid for process in backend_workers(port)}
         return len(pids) == PROD_WORKERS and victim.pid not in pids
 
     wait_until(replaced, timeout=30, interval=0.5)

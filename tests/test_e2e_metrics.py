@@ -4,16 +4,18 @@ once, and each live worker's own gauges; the app's log lines are JSON."""
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.support.metrics import scrape, total
-from tests.support.processes import PROD_WORKERS, granian_workers
+from tests.support.processes import PROD_WORKERS, backend_workers
 from tests.support.servers import wait_until
 
 REQUEST = {"prompt": "a paper boat on a pond", "width": 128, "height": 128, "num_frames": 9, "fps": 8, "steps": 3}
@@ -40,7 +42,7 @@ def test_a_scrape_reports_every_workers_counts_and_the_jobs_once(prod_app):
         timeout=120,
         interval=0.5,
     )
-    # A new connection each, several at once: Granian's workers share them out.
+    # A new connection each, several at once: the workers share them out.
     checks = 40
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: httpx.get(f"{prod_app.url}{HEALTH}", timeout=10).status_code, range(checks)))
@@ -74,13 +76,23 @@ def test_a_scrape_reports_every_workers_counts_and_the_jobs_once(prod_app):
     # (test_e2e_faults) is gone, and the supervisor, which has no pool, has none.
     port = urlsplit(prod_app.url).port
     assert port is not None
-    workers = {str(process.pid) for process in granian_workers(port)}
+    workers = {str(process.pid) for process in backend_workers(port)}
     assert len(workers) == PROD_WORKERS
     for gauge in ("openv_db_pool_size", "openv_db_pool_checked_out", "openv_open_tabs", "openv_heap_in_use_bytes"):
         assert {labels["pid"] for name, labels, _ in after if name == gauge} == workers, gauge
     assert all(value == 10 for name, _, value in after if name == "openv_db_pool_size")
     assert all(value > 20 * 2**20 for name, _, value in after if name == "openv_heap_in_use_bytes")  # a loaded app
     assert total(after, "openv_tab_pushes_total") >= 0
+
+
+@pytest.mark.skipif(ctypes.util.find_library("jemalloc") is None, reason="no jemalloc on this system")
+def test_the_backend_workers_run_on_jemalloc(prod_app):
+    port = urlsplit(prod_app.url).port
+    assert port is not None
+    workers = backend_workers(port)
+    assert len(workers) == PROD_WORKERS
+    for worker in workers:
+        assert any("libjemalloc" in region.path for region in worker.memory_maps()), worker.pid
 
 
 def test_the_apps_log_lines_are_json(prod_app):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import gc
+import json
 import os
+import subprocess
 import sys
 import weakref
 
@@ -14,39 +17,46 @@ from reflex.utils import prerequisites
 
 from openv_app import memory
 from openv_app.memory import (
-    GRANIAN_JEMALLOC_CONF,
+    JEMALLOC_CONF,
     ClosedConnectionCollector,
     GlibcHeap,
     HeapTrimmer,
     cap_reflex_redis_connections,
-    configure_granian_allocator,
     freeze_start_up_objects,
+    preload_jemalloc,
 )
 
 MB = 2**20
 
 
 class FakeHeap(GlibcHeap):
-    def __init__(self) -> None:
-        self.free, self.trims = 10 * MB, 0
+    """RSS and heap in use, in MB; a trim returns every unused page, as on a heap whose free
+    chunks span whole pages."""
 
-    def free_bytes(self) -> int:
-        return self.free
+    def __init__(self) -> None:
+        self.rss, self.in_use, self.trims = 150, 120, 0
+
+    def in_use_bytes(self) -> int:
+        return self.in_use * MB
+
+    def resident_bytes(self) -> int:
+        return self.rss * MB
 
     def trim(self) -> None:
-        self.trims += 1
+        self.rss, self.trims = self.in_use + 30, self.trims + 1  # code, libraries: not the heap's
 
 
-def test_only_newly_freed_memory_is_worth_a_trim():
+def test_a_trim_comes_when_enough_memory_is_resident_but_unused():
     heap = FakeHeap()
-    trimmer = HeapTrimmer(heap, threshold_bytes=8 * MB)
+    trimmer = HeapTrimmer(heap, threshold_bytes=8 * MB, resident=heap.resident_bytes)
     trims = []
-    # Free bytes never drop after a trim (the pages go back, the chunks stay free), so a heap
-    # with much free memory is not trimmed again and again; reused memory is not "freed" either.
-    for free in (12, 30, 30, 20, 27, 29):
-        heap.free = free * MB
+    # (RSS, in use) at each look: tabs open (reusing unused memory, then growing the heap), close
+    # and free 40 MB: trimmed; background work touches 10 MB of free pages again: trimmed; then
+    # 5 MB, not worth a walk of the heap.
+    for rss, in_use in ((150, 125), (190, 165), (190, 125), (165, 125), (160, 125)):
+        heap.rss, heap.in_use = rss, in_use
         trims.append(trimmer.trim_if_freed())
-    assert trims == [False, True, False, False, False, True]
+    assert trims == [False, False, True, True, False]
     assert heap.trims == 2
 
 
@@ -73,7 +83,7 @@ def test_memory_freed_in_the_middle_of_the_heap_is_returned():
     blocks = [os.urandom(1024) for _ in range(100_000)]
     pinned = blocks[-1]
     held = process.memory_info().rss
-    trimmer = HeapTrimmer(heap)  # counts from here: the heap may have had free memory before
+    trimmer = HeapTrimmer(heap)  # counts from here: the heap may have had unused memory before
     del blocks
     assert process.memory_info().rss > held - 16 * MB  # freed, but still the process's
     assert trimmer.trim_if_freed()
@@ -81,13 +91,43 @@ def test_memory_freed_in_the_middle_of_the_heap_is_returned():
     assert pinned
 
 
-def test_granian_allocator_setting_keeps_an_operators_own(monkeypatch):
-    monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
-    configure_granian_allocator()
-    assert os.environ["_RJEM_MALLOC_CONF"] == GRANIAN_JEMALLOC_CONF
-    monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000")
-    configure_granian_allocator()
-    assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:5000"
+JEMALLOC = ctypes.util.find_library("jemalloc")
+# Run on jemalloc (as `preload_jemalloc` has the backend's processes run): 1 KiB objects up to
+# 64 MiB, the last one kept; what the heap counts and what the process holds, before and after.
+ON_JEMALLOC = """
+import json, os, psutil
+from openv_app.memory import load_heap
+heap, process = load_heap(), psutil.Process()
+before = heap.in_use_bytes()
+blocks = [os.urandom(1024) for _ in range(65_536)]
+pinned, grown, held = blocks[-1], heap.in_use_bytes() - before, process.memory_info().rss
+del blocks
+heap.trim()
+print(json.dumps({"heap": type(heap).__name__, "grown": grown, "left": heap.in_use_bytes() - before,
+                  "returned": held - process.memory_info().rss}))
+"""
+
+
+@pytest.mark.skipif(JEMALLOC is None, reason="no jemalloc on this system (Debian: libjemalloc2)")
+def test_jemalloc_preloaded_counts_what_is_in_use_and_returns_what_is_freed(monkeypatch):
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.delenv("MALLOC_CONF", raising=False)
+    preload_jemalloc()
+    assert os.environ["LD_PRELOAD"] == JEMALLOC and os.environ["MALLOC_CONF"] == JEMALLOC_CONF
+    env = {**os.environ, "PYTHONMALLOC": "malloc"}
+    run = subprocess.run([sys.executable, "-c", ON_JEMALLOC], env=env, capture_output=True, text=True, check=True)
+    found = json.loads(run.stdout)
+    assert found["heap"] == "Jemalloc"
+    assert 64 * MB < found["grown"] < 96 * MB, found  # 1,057 bytes a block, in its size class of 1,280
+    assert found["left"] < 4 * MB, found
+    assert found["returned"] > 48 * MB, found
+
+
+def test_an_operators_own_preload_is_kept(monkeypatch):
+    monkeypatch.setenv("LD_PRELOAD", "libtcmalloc.so.4")
+    monkeypatch.delenv("MALLOC_CONF", raising=False)
+    preload_jemalloc()
+    assert os.environ["LD_PRELOAD"] == "libtcmalloc.so.4" and "MALLOC_CONF" not in os.environ
 
 
 def test_reflex_redis_client_gets_a_bounded_pool_unless_the_operator_set_one(monkeypatch):

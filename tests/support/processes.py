@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -192,7 +193,7 @@ def prod_app_with_local_runpod(folder: Path, database_url: str, redis_url: str) 
         # High enough never to be hit by chance; the quota test makes the dev user reach it.
         DAILY_GPU_SECONDS="100000",
         REDIS_URL=redis_url,
-        GRANIAN_WORKERS=str(PROD_WORKERS),
+        BACKEND_WORKERS=str(PROD_WORKERS),
         # As scripts/prod.sh sets them up: an empty folder for the workers' metrics.
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         METRICS_TOKEN=PROD_METRICS_TOKEN,
@@ -207,13 +208,32 @@ def prod_app_with_local_runpod(folder: Path, database_url: str, redis_url: str) 
         runpod_server.__exit__()
 
 
-def granian_workers(port: int) -> list[psutil.Process]:
-    """The backend worker processes serving this port. Granian's supervisor binds the socket and
-    its workers inherit it: the workers are the listeners whose parent listens too."""
-    listening = {
-        connection.pid
-        for connection in psutil.net_connections("tcp")
-        if connection.pid and connection.laddr and connection.laddr.port == port and connection.status == "LISTEN"
-    }
-    processes = [psutil.Process(pid) for pid in listening if psutil.pid_exists(pid)]
-    return [process for process in processes if process.ppid() in listening] or processes
+def backend_workers(port: int) -> list[psutil.Process]:
+    """The backend worker processes serving this port: the listeners among the children of
+    gunicorn's arbiter (which keeps no listener of its own here). The system-wide list names one
+    holder of a socket shared by several processes, so each child is asked itself."""
+
+    def listeners(processes: list[psutil.Process]) -> list[psutil.Process]:
+        found = []
+        for process in processes:
+            try:
+                if any(is_listener(connection, port) for connection in process.net_connections("tcp")):
+                    found.append(process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):  # a worker that died just now
+                continue
+        return found
+
+    for holder in (c.pid for c in psutil.net_connections("tcp") if c.pid and is_listener(c, port)):
+        try:
+            process = psutil.Process(holder)
+            if workers := listeners(process.children()):  # the holder is the arbiter
+                return workers
+            parent = process.parent()
+            return (listeners(parent.children()) if parent else []) or [process]
+        except psutil.NoSuchProcess:
+            continue
+    return []
+
+
+def is_listener(connection: Any, port: int) -> bool:
+    return bool(connection.laddr) and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN
