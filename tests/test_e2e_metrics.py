@@ -14,6 +14,7 @@ import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from openv_app.services.stats import STATS_MAX_AGE_S
 from tests.support.metrics import scrape, total
 from tests.support.processes import PROD_WORKERS, backend_workers
 from tests.support.servers import wait_until
@@ -47,7 +48,18 @@ def test_a_scrape_reports_every_workers_counts_and_the_jobs_once(prod_app):
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: httpx.get(f"{prod_app.url}{HEALTH}", timeout=10).status_code, range(checks)))
     assert answers == [200] * checks
-    after, per_process_after = scrape(prod_app.url), health_checks_per_process(prod_app.metrics_dir)
+
+    def scrape_once_the_job_is_counted() -> list | None:
+        found = scrape(prod_app.url)
+        completed = [
+            value for name, labels, value in found if name == "openv_jobs" and labels == {"status": "COMPLETED"}
+        ]
+        return found if completed and completed[0] >= 1 else None
+
+    # A worker reads the job gauges from the database at most every STATS_MAX_AGE_S: a scrape
+    # served by the worker that served `before` may report that reading until it is that old.
+    after = wait_until(scrape_once_the_job_is_counted, timeout=STATS_MAX_AGE_S + 10, interval=0.5)
+    per_process_after = health_checks_per_process(prod_app.metrics_dir)
 
     def added(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)
