@@ -13,7 +13,10 @@ Redis and 2 backend workers), seeds a library of 24 finished videos for the dev 
 4. reads the backend workers' memory (RSS; of it, their malloc heaps in use from `/metrics`, where
    Python's objects live) and, with Redis, Redis' `used_memory` then, at 100
    and at 1,000 tabs (once the workers have trimmed their heaps); closes every tab, waits for the
-   states to expire (TAB_STATE_TTL_S, 120 s here) and 60 s more, and reads the memory again.
+   states to expire (TAB_STATE_TTL_S, 120 s here) and 60 s more, and reads the memory again;
+5. does that again (`--rounds`, 2 by default): what a first round of 1,000 tabs leaves behind may
+   be a high-water mark (pools at their caps, pages that its few survivors keep, which the next
+   round's tabs fill again) or growth, and only a second round tells which.
 
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory'           # one process
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory --redis'   # Redis, 2 workers
@@ -30,7 +33,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import redis
@@ -52,7 +55,14 @@ NAMESPACE = "/_event"
 # opening them all at once.
 SETTLE_S = TRIM_INTERVAL_S + 5
 WARM_UP_TABS = 100
-Row = tuple[str, float, float, float | None]  # label, RSS MB, heap in use MB, Redis MB
+
+
+class Row(NamedTuple):
+    label: str
+    rss: float  # MB, all backend workers
+    heap: float  # MB in use in their malloc heaps
+    redis: float | None  # MB, Redis' used_memory
+    tabs: int  # open tabs, or 0
 
 
 def seed_library(database_url: str) -> None:
@@ -156,29 +166,32 @@ async def open_and_close(url: str, token: str, auth: dict[str, Any], events: lis
     await asyncio.sleep(STATE_TTL_S + 60)
 
 
-async def measure(url: str, token: str, auth: dict[str, Any], events: list[Any], use_redis: bool) -> None:
+async def measure(
+    url: str, token: str, auth: dict[str, Any], events: list[Any], use_redis: bool, rounds: int
+) -> list[Row]:
     port = urlsplit(url).port
     assert port is not None
     store = redis.Redis.from_url(REDIS_URL) if use_redis else None
 
-    def row(label: str) -> Row:
-        return (label, backend_rss_mb(port), heap_in_use_mb(url), redis_used_mb(store))
+    def row(label: str, tabs: int = 0) -> Row:
+        return Row(label, backend_rss_mb(port), heap_in_use_mb(url), redis_used_mb(store), tabs)
 
     rows = [row("cold start")]
     await open_and_close(url, token, auth, events, WARM_UP_TABS)
     rows.append(row(f"after {WARM_UP_TABS} tabs came and went"))
-    tabs: list[ReplayedTab] = []
-    for count in (100, 1000):
-        batch = [ReplayedTab(url, token, auth, events) for _ in range(count - len(tabs))]
-        await open_tabs(batch)
-        tabs += batch
-        await asyncio.sleep(SETTLE_S)
-        rows.append(row(f"{count} tabs"))
-    await asyncio.gather(*(tab.client.disconnect() for tab in tabs))
-    closed = time.monotonic()
-    await asyncio.sleep(STATE_TTL_S + 60)
-    rows.append(row(f"{time.monotonic() - closed:.0f} s after closing"))
-    report(rows)
+    for round_number in range(1, rounds + 1):
+        tabs: list[ReplayedTab] = []
+        for count in (100, 1000):
+            batch = [ReplayedTab(url, token, auth, events) for _ in range(count - len(tabs))]
+            await open_tabs(batch)
+            tabs += batch
+            await asyncio.sleep(SETTLE_S)
+            rows.append(row(f"round {round_number}: {count} tabs", count))
+        await asyncio.gather(*(tab.client.disconnect() for tab in tabs))
+        closed = time.monotonic()
+        await asyncio.sleep(STATE_TTL_S + 60)
+        rows.append(row(f"round {round_number}: {time.monotonic() - closed:.0f} s after closing"))
+    return rows
 
 
 def per_tab(value_mb: float, base_mb: float, tabs: int) -> str:
@@ -186,24 +199,37 @@ def per_tab(value_mb: float, base_mb: float, tabs: int) -> str:
 
 
 def report(rows: list[Row]) -> None:
-    """Per tab and held memory counted from the warmed-up worker (row 2); the cold start is shown
-    so that what the first tabs pay once stays visible."""
-    _, base_rss, base_heap, base_redis = rows[1]
-    print(f"{'':<30}{'RSS MB':>8}{'KB/tab':>8}{'of it heap MB':>15}{'KB/tab':>8}{'Redis MB':>10}{'KB/tab':>8}")
-    for label, rss, heap, used in rows:
-        tabs = int(label.split()[0]) if label.endswith(" tabs") else 0
-        rss_kb, heap_kb = per_tab(rss, base_rss, tabs), per_tab(heap, base_heap, tabs)
-        redis_cells = f"{used:>10.1f}{per_tab(used, base_redis or 0, tabs):>8}" if used is not None else ""
-        print(f"{label:<30}{rss:>8.1f}{rss_kb:>8}{heap:>15.1f}{heap_kb:>8}{redis_cells}")
-    held = (rows[-1][1] - base_rss) / max(rows[-2][1] - base_rss, 1e-9)
-    print(f"memory of 1,000 tabs still held after their states expired: {100 * held:.0f} %")
-    print(f"kept once by the first {WARM_UP_TABS} tabs (cold start to warmed up): {rows[1][1] - rows[0][1]:.1f} MB")
+    """Each round counted from the worker as the round found it (the warmed-up worker for the
+    first, the last round's end for the next): per tab at 100 and 1,000 tabs, and what is still
+    held once the round's states have expired. The cold start is shown so that what the first
+    tabs pay once stays visible."""
+    print(f"{'':<36}{'RSS MB':>8}{'KB/tab':>8}{'of it heap MB':>15}{'KB/tab':>8}{'Redis MB':>10}{'KB/tab':>8}")
+    base = rows[1]
+    for index, current in enumerate(rows):
+        rss_kb, heap_kb = per_tab(current.rss, base.rss, current.tabs), per_tab(current.heap, base.heap, current.tabs)
+        redis_cells = ""
+        if current.redis is not None:
+            redis_cells = f"{current.redis:>10.1f}{per_tab(current.redis, base.redis or 0, current.tabs):>8}"
+        print(f"{current.label:<36}{current.rss:>8.1f}{rss_kb:>8}{current.heap:>15.1f}{heap_kb:>8}{redis_cells}")
+        if current.label.endswith("after closing"):
+            peak = rows[index - 1]
+            held = (current.rss - base.rss) / max(peak.rss - base.rss, 1e-9)
+            print(
+                f"{'':<4}held: {100 * held:.0f} % of the round's {peak.tabs:,} tabs ({current.rss - base.rss:.1f} MB)"
+            )
+            base = current
+    warmed, last = rows[1], rows[-1]
+    print(f"kept once by the first {WARM_UP_TABS} tabs (cold start to warmed up): {warmed.rss - rows[0].rss:.1f} MB")
+    print(f"grown over all rounds (warmed up to the end): {last.rss - warmed.rss:.1f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Backend memory per open tab.")
     parser.add_argument("--redis", action="store_true", help="Redis and 2 backend workers")
     parser.add_argument("--bare", action="store_true", help="open websockets that load nothing")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of 1,000 tabs: a second tells a high-water mark from growth"
+    )
     args = parser.parse_args()
     database_url = bench_database()
     seed_library(database_url)
@@ -219,7 +245,7 @@ def main() -> None:
             if args.bare:  # websockets only: no hydrate, no state
                 auth, events = {}, []
             print(f"recorded the studio's first load: hydrate + {len(events)} events")
-            asyncio.run(measure(url, token, auth, events, args.redis))
+            report(asyncio.run(measure(url, token, auth, events, args.redis, args.rounds)))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ And some of it is not freed at all until Python's cycle collector runs: a closed
 leaves python-engineio's handler frame in a reference cycle with its two tasks, and a full
 collection comes only after enough new objects, which a quiet worker does not make.
 Measured (bench/tab_memory.py, README, Tab memory): of 1,000 closed tabs' memory, 180 s after
-closing, one process held 50 % before any of this; now, on jemalloc, 13 % (one process) and 25 %
-(two workers with Redis): pages that the few survivors keep.
+closing, one process held 50 % before any of this; now, on jemalloc, 15 % (one process) and 19 %
+(two workers with Redis) after a first burst: pages that its few survivors keep, which the next
+burst's tabs fill again (1 % and 8 % held after a second burst).
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ COLLECT_AT_LEAST_EVERY_S = 600.0
 
 # For the jemalloc that the backend's processes run on (`preload_jemalloc`): pages go back to the
 # system as soon as they are free, not after jemalloc's default 10 s decay. (One arena and no
-# thread caches held less, 10 % instead of 13 %, but every process started from one that loaded
-# the config inherits the setting, and with it two UI tests' jobs were never confirmed by the
-# local RunPod endpoint in CI: README, Tab memory.)
+# thread caches held about as much after a burst of tabs, 16-21 % against 25 % with Redis:
+# README, Tab memory.)
 JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 
 
@@ -50,7 +50,7 @@ def preload_jemalloc() -> None:
     """Runs the processes started from here (gunicorn's arbiter and workers) on jemalloc where
     the system has it (Debian: libjemalloc2): on glibc's malloc, two workers with Redis kept 62 %
     of the memory of 1,000 closed tabs (their heaps fragmented around the survivors, so a trim
-    returns little); on jemalloc, 25 % (README, Tab memory). An operator's own LD_PRELOAD and
+    returns little); on jemalloc, 19 % (README, Tab memory). An operator's own LD_PRELOAD and
     MALLOC_CONF win. Must run before the backend starts (rxconfig.py)."""
     name = ctypes.util.find_library("jemalloc")
     if name is None or "LD_PRELOAD" in os.environ:
