@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pickle
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -217,3 +218,35 @@ async def test_a_push_never_holds_up_the_change_that_caused_it_and_keeps_each_vi
     await pusher.idle()
     assert [card.progress for card in app.libraries["a1"].videos] == [70]
     assert slow_lookups == 1  # the changes that waited went as one: the newest
+
+
+@in_own_loop
+async def test_after_redis_comes_back_the_relink_hears_other_workers_updates_at_once(redis_url):
+    """Reflex's real token manager: its lost-and-found subscriber failed while Redis was away
+    and sleeps out a second before it tries again; the relink starts it again at once, so an
+    update another worker routes here right after is not lost."""
+    from redis.asyncio import Redis
+    from reflex.state import StateUpdate
+    from reflex.utils.token_manager import LostAndFoundRecord, RedisTokenManager
+
+    heard: list[str] = []
+
+    async def emit_update(update: StateUpdate, token: str) -> None:
+        heard.append(token)
+
+    manager = RedisTokenManager(Redis.from_url("redis://127.0.0.1:1"))  # Redis away
+    app = SimpleNamespace(event_namespace=SimpleNamespace(emit_update=emit_update), state_manager=None)
+    manager.ensure_lost_and_found_task(emit_update)
+    await asyncio.sleep(0.2)  # its try failed: it waits before the next
+    manager.redis = Redis.from_url(redis_url)  # Redis is back
+    try:
+        await live.restart_reflex_subscribers(app, manager)
+        channel = f"channel:{manager._get_lost_and_found_key(manager.instance_id)}"
+        update = pickle.dumps(LostAndFoundRecord(token="tab-on-this-worker", update=StateUpdate()))
+        deadline = time.monotonic() + 0.5  # well within the subscriber's own retry delay (1 s)
+        while not heard and time.monotonic() < deadline:
+            await manager.redis.publish(channel, update)
+            await asyncio.sleep(0.02)
+        assert heard[:1] == ["tab-on-this-worker"]
+    finally:
+        await manager.close()
