@@ -8,14 +8,10 @@ holds the tab's websocket.
 - `refresh_served_tabs` is the safety net for a missed push, once per interval per process: one
   query for the videos of the users whose tabs this process serves that changed since the last
   sweep, however many tabs that is. The same sweep writes those tabs into the registry again,
-  and after Redis restarted empty it also restores what Reflex kept there for them (see
-  `relink_reflex_after_redis_loss`); a tab whose Reflex state was lost is rebuilt by its next
-  push. While Redis is away the sweep backs off and the log says so once (`redis_outage`).
+  after Redis restarted empty restores what Reflex kept there (`relink_reflex_after_redis_loss`;
+  a tab whose state was lost is rebuilt by its next push), and while Redis is away backs off.
 - `forget_closed_tabs` (Redis) removes a tab from the registry when Reflex deletes the
   websocket's record; without Redis the refresh prunes tabs whose socket is gone.
-
-Reflex's token manager is reached through `app.event_namespace._token_manager`: Reflex 0.10 has
-no public accessor for it (pinned in requirements.txt).
 """
 
 from __future__ import annotations
@@ -51,6 +47,7 @@ REFRESH_OVERLAP = timedelta(seconds=10)
 
 
 def _token_manager(app: rx.App) -> TokenManager:
+    # Reflex 0.10 has no public accessor for its token manager (pinned in requirements.txt).
     assert app.event_namespace is not None, "the app serves websockets once it has started"
     return app.event_namespace._token_manager
 
@@ -223,12 +220,9 @@ class ServedTabsRefresher:
 async def relink_reflex_after_redis_loss(app: rx.App, served: list[str]) -> None:
     """Put back what Reflex keeps in Redis for the sockets this process holds, after Redis
     restarted empty: without it another worker cannot route an update to these tabs, and this
-    one stops hearing about lock releases and other workers' updates.
-
-    Reflex 0.10 re-stores a socket record only when it sees the key deleted, which a restart
-    does not announce, and its pub/sub tasks give up after five errors in a minute; it has no
-    public way to do this, hence its private methods (Reflex is pinned in requirements.txt).
-    """
+    one stops hearing about lock releases and other workers' updates. Reflex 0.10 re-stores a
+    record only when it sees the key deleted (a restart does not announce it) and its pub/sub
+    tasks give up after five errors in a minute; no public way, hence its private methods."""
     manager = _token_manager(app)
     if not isinstance(manager, RedisTokenManager):
         return
@@ -241,15 +235,13 @@ async def relink_reflex_after_redis_loss(app: rx.App, served: list[str]) -> None
 
 
 async def restart_reflex_subscribers(app: rx.App, manager: RedisTokenManager) -> None:
-    """Reflex's pub/sub subscribers (updates other workers route here, socket records' deletions)
-    start again now. After a failed try on the connection Redis dropped, each sleeps a second
-    before it subscribes again, and an update published meanwhile is lost: a webhook answered
-    just after Redis came back reached the tab only with the next refresh (the restart test
-    failed 1 run in 7). Awaited, not only cancelled: a task still finishing is not replaced."""
+    """Reflex's pub/sub listeners start again now: after a failed try each sleeps a second, and an
+    update another worker routes here meanwhile is lost until the next sweep (README, When a part
+    fails). Awaited, not only cancelled: `ensure_task` keeps a task that is still finishing."""
     for task in (manager._lost_and_found_task, manager._socket_record_task):
         if task is not None and not task.done():
             task.cancel()
-            await asyncio.wait([task])  # unlike `await task`, our own cancellation still propagates
+            await asyncio.wait([task])  # unlike `await task`, lets our own cancellation through
     assert app.event_namespace is not None
     manager._ensure_socket_record_task()
     manager.ensure_lost_and_found_task(app.event_namespace.emit_update)
