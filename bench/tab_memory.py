@@ -211,7 +211,7 @@ def report(rows: list[Row]) -> None:
         if current.redis is not None:
             redis_cells = f"{current.redis:>10.1f}{per_tab(current.redis, base.redis or 0, current.tabs):>8}"
         print(f"{current.label:<36}{current.rss:>8.1f}{rss_kb:>8}{current.heap:>15.1f}{heap_kb:>8}{redis_cells}")
-        if current.label.endswith("after closing"):
+        if index > 1 and not current.tabs:  # a round's end: its tabs closed, their states expired
             peak = rows[index - 1]
             held = (current.rss - base.rss) / max(peak.rss - base.rss, 1e-9)
             print(
