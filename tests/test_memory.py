@@ -18,7 +18,9 @@ from reflex.utils import prerequisites
 from openv_app import memory
 from openv_app.memory import (
     JEMALLOC_CONF,
+    PAGE_SIZE,
     ClosedConnectionCollector,
+    FreeListEmptier,
     GlibcHeap,
     HeapTrimmer,
     cap_reflex_redis_connections,
@@ -104,7 +106,17 @@ pinned, grown, held = blocks[-1], heap.in_use_bytes() - before, process.memory_i
 del blocks
 heap.trim()
 print(json.dumps({"heap": type(heap).__name__, "grown": grown, "left": heap.in_use_bytes() - before,
-                  "returned": held - process.memory_info().rss}))
+                  "returned": held - process.memory_info().rss, "slab_sizes": slab_sizes()}))
+"""
+# jemalloc's slab size for each small size class, from its own counters.
+SLAB_SIZES = """
+import ctypes
+def read(name):
+    value, length = ctypes.c_size_t(), ctypes.c_size_t(ctypes.sizeof(ctypes.c_size_t))
+    ctypes.CDLL(None).mallctl(name.encode(), ctypes.byref(value), ctypes.byref(length), None, 0)
+    return value.value
+def slab_sizes():
+    return {read(f"arenas.bin.{i}.size"): read(f"arenas.bin.{i}.slab_size") for i in range(read("arenas.nbins"))}
 """
 
 
@@ -115,9 +127,16 @@ def test_jemalloc_preloaded_counts_what_is_in_use_and_returns_what_is_freed(monk
     preload_jemalloc()
     assert os.environ["LD_PRELOAD"] == JEMALLOC and os.environ["MALLOC_CONF"] == JEMALLOC_CONF
     env = {**os.environ, "PYTHONMALLOC": "malloc"}
-    run = subprocess.run([sys.executable, "-c", ON_JEMALLOC], env=env, capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", SLAB_SIZES + ON_JEMALLOC], env=env, capture_output=True, text=True, check=True
+    )
+    assert "jemalloc" not in run.stderr  # it took every setting (an unknown one is warned about)
     found = json.loads(run.stdout)
     assert found["heap"] == "Jemalloc"
+    # One-page slabs up to 1 KiB (jemalloc's defaults: 48 bytes 3 pages, 112 bytes 7); larger kept.
+    slab_pages = {int(size): slab // PAGE_SIZE for size, slab in found["slab_sizes"].items()}
+    assert {slab_pages[size] for size in (48, 80, 112, 448, 1024)} == {1}
+    assert slab_pages[1280] == 5
     assert 64 * MB < found["grown"] < 96 * MB, found  # 1,057 bytes a block, in its size class of 1,280
     assert found["left"] < 4 * MB, found
     assert found["returned"] > 48 * MB, found
@@ -173,6 +192,21 @@ def test_a_few_closed_connections_are_collected_after_a_while(monkeypatch):
     assert not collector.collect_if_closed()  # none closed: nothing to collect
     open_now = {"b"}
     assert collector.collect_if_closed()
+
+
+def test_free_lists_are_emptied_once_the_heap_has_fallen_and_stopped_falling(monkeypatch):
+    collections = []
+    monkeypatch.setattr(memory.gc, "collect", lambda: collections.append(heap.in_use))
+    heap = FakeHeap()
+    emptier = FreeListEmptier(heap, threshold_bytes=8 * MB)
+    looks = []
+    # Heap in use at each look, MB: 1,000 tabs open; close (connections freed, then states
+    # expiring over three looks); settled: emptied once; small ups and downs after: not again.
+    for in_use in (130, 195, 140, 138, 126, 120, 120, 119, 121, 118):
+        heap.in_use = in_use
+        looks.append(emptier.empty_once_heap_settles())
+    assert looks == [False, False, False, False, False, False, True, False, False, False]
+    assert collections == [120]
 
 
 def test_start_up_objects_leave_the_collectors_reach_and_start_up_garbage_is_freed_first():
