@@ -11,9 +11,10 @@ And some of it is not freed at all until Python's cycle collector runs: a closed
 leaves python-engineio's handler frame in a reference cycle with its two tasks, and a full
 collection comes only after enough new objects, which a quiet worker does not make.
 Measured (bench/tab_memory.py, README, Tab memory): of 1,000 closed tabs' memory, 180 s after
-closing, one process held 50 % before any of this; now, on jemalloc, 15 % (one process) and 19 %
-(two workers with Redis) after a first burst: pages that its few survivors keep, which the next
-burst's tabs fill again (1 % and 8 % held after a second burst).
+closing, one process held 50 % before any of this; now, on jemalloc with one-page slabs and
+CPython's free lists emptied, 9 % (one process) and 16 % (two workers with Redis) after a first
+burst: pages that its few survivors keep, which the next burst's tabs fill again (4 % and 2 %
+held after a second burst).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def preload_jemalloc() -> None:
     """Runs the processes started from here (gunicorn's arbiter and workers) on jemalloc where
     the system has it (Debian: libjemalloc2): on glibc's malloc, two workers with Redis kept 62 %
     of the memory of 1,000 closed tabs (their heaps fragmented around the survivors, so a trim
-    returns little); on jemalloc, 19 % (README, Tab memory). An operator's own LD_PRELOAD and
+    returns little); on jemalloc, 16 % (README, Tab memory). An operator's own LD_PRELOAD and
     MALLOC_CONF win. Must run before the backend starts (rxconfig.py)."""
     name = ctypes.util.find_library("jemalloc")
     if name is None or "LD_PRELOAD" in os.environ:
