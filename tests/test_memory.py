@@ -111,12 +111,14 @@ print(json.dumps({"heap": type(heap).__name__, "grown": grown, "left": heap.in_u
 # jemalloc's slab size for each small size class, from its own counters.
 SLAB_SIZES = """
 import ctypes
-def read(name):
-    value, length = ctypes.c_size_t(), ctypes.c_size_t(ctypes.sizeof(ctypes.c_size_t))
-    ctypes.CDLL(None).mallctl(name.encode(), ctypes.byref(value), ctypes.byref(length), None, 0)
+def read(name, ctype=ctypes.c_size_t):
+    value = ctype()
+    length = ctypes.c_size_t(ctypes.sizeof(value))
+    assert ctypes.CDLL(None).mallctl(name.encode(), ctypes.byref(value), ctypes.byref(length), None, 0) == 0, name
     return value.value
 def slab_sizes():
-    return {read(f"arenas.bin.{i}.size"): read(f"arenas.bin.{i}.slab_size") for i in range(read("arenas.nbins"))}
+    bins = range(read("arenas.nbins", ctypes.c_uint))
+    return {read(f"arenas.bin.{i}.size"): read(f"arenas.bin.{i}.slab_size") for i in bins}
 """
 
 
