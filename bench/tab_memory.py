@@ -21,6 +21,7 @@ Redis and 2 backend workers), seeds a library of 24 finished videos for the dev 
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory'           # one process
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory --redis'   # Redis, 2 workers
     bash -c 'source scripts/setup.sh && python -m bench.tab_memory --redis --bare'   # websockets alone
+    bash -c 'source scripts/setup.sh && python -m bench.tab_memory --redis --rounds 1 --log /tmp/app.log'
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=2, help="rounds of 1,000 tabs: a second tells a high-water mark from growth"
     )
+    parser.add_argument("--log", type=Path, help="keep the app's log here (what it logged during the bursts)")
     args = parser.parse_args()
     database_url = bench_database()
     seed_library(database_url)
@@ -238,7 +240,7 @@ def main() -> None:
         redis.Redis.from_url(REDIS_URL).flushdb()
         settings |= {"REDIS_URL": REDIS_URL, "BACKEND_WORKERS": "2"}
     with tempfile.TemporaryDirectory() as folder:
-        log = Path(folder) / "reflex.log"
+        log = args.log or Path(folder) / "reflex.log"
         settings["PROMETHEUS_MULTIPROC_DIR"] = str(Path(folder) / "metrics")  # any worker reports all
         with production_app(database_url, "bench-secret", log, LOCAL_STORAGE_DIR=folder, **settings) as url:
             token, auth, events = record_first_load(url)
