@@ -249,6 +249,27 @@ async def restart_reflex_subscribers(app: rx.App, manager: RedisTokenManager) ->
         state_manager._ensure_lock_task()
 
 
+def forget_stale_socket_links(app: rx.App) -> int:
+    """Drops the `sid_to_token` links of closed tabs that Reflex 0.10 leaves behind; returns how
+    many. Its Redis token manager caches another worker's socket record when it looks a token
+    up (a push to a user's tabs looks up every one), and when that tab closes it forgets the
+    record but not its sid's link (`_handle_socket_record_del`): two strings a tab, for every tab
+    another worker served, kept by every worker for as long as it runs. A link is stale when its
+    token's record no longer names that sid and the sid is not connected here."""
+    namespace = app.event_namespace
+    assert namespace is not None and namespace.server is not None, "the app serves websockets once it has started"
+    manager = _token_manager(app)
+    stale = [
+        sid
+        for sid, token in manager.sid_to_token.items()
+        if ((record := manager.token_to_socket.get(token)) is None or record.sid != sid)
+        and not namespace.server.manager.is_connected(sid, namespace.namespace)
+    ]
+    for sid in stale:
+        del manager.sid_to_token[sid]
+    return len(stale)
+
+
 async def forget_closed_tabs(app: rx.App, tabs: RedisTabs) -> None:
     """Removes a tab from the registry once Reflex deletes (or expires) its socket record.
 
@@ -264,8 +285,12 @@ async def forget_closed_tabs(app: rx.App, tabs: RedisTabs) -> None:
     token_manager = _token_manager(app)
     async with redis.pubsub() as pubsub:
         await pubsub.psubscribe(f"__keyspace@{db}__:{prefix}*")
+        links_checked_at = time.monotonic()
         while True:
             message = await pubsub.get_message(timeout=REFRESH_INTERVAL_S)  # listen() times out in 2 s
+            if time.monotonic() - links_checked_at >= REFRESH_INTERVAL_S:
+                forget_stale_socket_links(app)
+                links_checked_at = time.monotonic()
             if message is None or message["type"] != "pmessage" or message["data"] not in (b"del", b"expired"):
                 continue
             token = message["channel"].decode().split(":", 1)[1].removeprefix(prefix)
