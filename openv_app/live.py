@@ -10,8 +10,8 @@ holds the tab's websocket.
   sweep, however many tabs that is. The same sweep writes those tabs into the registry again,
   after Redis restarted empty restores what Reflex kept there (`relink_reflex_after_redis_loss`;
   a tab whose state was lost is rebuilt by its next push), and while Redis is away backs off.
-- `forget_closed_tabs` (Redis) removes a tab from the registry when Reflex deletes the
-  websocket's record; without Redis the refresh prunes tabs whose socket is gone.
+- With Redis, `reflex_tokens.forget_closed_tabs` removes a tab from the registry when Reflex
+  deletes the websocket's record; without Redis the refresh prunes tabs whose socket is gone.
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import reflex as rx
-from reflex.istate.manager.redis import StateManagerRedis, enable_keyspace_notifications
-from reflex.utils.token_manager import RedisTokenManager, TokenManager
 
 from openv_app.metrics import TAB_PUSHES, observe_open_tabs
 from openv_app.models import Video
+from openv_app.reflex_tokens import relink_reflex_after_redis_loss, token_manager
 from openv_app.services.jobs import JobService
 from openv_app.states.cards import CardChange, card_or_removal
 from openv_app.states.library import LibraryState
-from openv_app.tabs import REDIS_DOWN, RedisTabs, TabRegistry, redis_outage
+from openv_app.tabs import REDIS_DOWN, TabRegistry, redis_outage
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +43,6 @@ PUSH_LANES = 8
 # Rows are stamped by the clocks of every app host: look back a little further than one
 # interval, and skip what was already pushed.
 REFRESH_OVERLAP = timedelta(seconds=10)
-
-
-def _token_manager(app: rx.App) -> TokenManager:
-    # Reflex 0.10 has no public accessor for its token manager (pinned in requirements.txt).
-    assert app.event_namespace is not None, "the app serves websockets once it has started"
-    return app.event_namespace._token_manager
 
 
 def _video_id(change: CardChange) -> str:
@@ -88,7 +81,7 @@ class TabPusher:
         try:
             while changes := self._pending.pop(token, None):
                 try:
-                    if not await _token_manager(self.app).is_token_connected(token):
+                    if not await token_manager(self.app).is_token_connected(token):
                         await self.tabs.remove(token)
                         continue
                     await self._apply(token, list(changes.values()))
@@ -164,7 +157,7 @@ class ServedTabsRefresher:
         self._pushed: dict[uuid.UUID, datetime] = {}
 
     def _local_tokens(self) -> list[str]:
-        manager = _token_manager(self.app)
+        manager = token_manager(self.app)
         return [
             token
             for token, record in list(manager.token_to_socket.items())
@@ -215,91 +208,6 @@ class ServedTabsRefresher:
             except Exception:
                 log.exception("refreshing open tabs failed")
                 pause = REFRESH_INTERVAL_S
-
-
-async def relink_reflex_after_redis_loss(app: rx.App, served: list[str]) -> None:
-    """Put back what Reflex keeps in Redis for the sockets this process holds, after Redis
-    restarted empty: without it another worker cannot route an update to these tabs, and this
-    one stops hearing about lock releases and other workers' updates. Reflex 0.10 re-stores a
-    record only when it sees the key deleted (a restart does not announce it) and its pub/sub
-    tasks give up after five errors in a minute; no public way, hence its private methods."""
-    manager = _token_manager(app)
-    if not isinstance(manager, RedisTokenManager):
-        return
-    log.info("Relinking the %d tabs this process serves in Redis", len(served))
-    await enable_keyspace_notifications(manager.redis)  # a fresh Redis has them off
-    await restart_reflex_subscribers(app, manager)
-    for token in served:
-        if (record := manager.token_to_socket.get(token)) is not None:
-            await manager._store_socket_record(token, record, nx=True)
-
-
-async def restart_reflex_subscribers(app: rx.App, manager: RedisTokenManager) -> None:
-    """Reflex's pub/sub listeners start again now: after a failed try each sleeps a second, and an
-    update another worker routes here meanwhile is lost until the next sweep (README, When a part
-    fails). Awaited, not only cancelled: `ensure_task` keeps a task that is still finishing."""
-    for task in (manager._lost_and_found_task, manager._socket_record_task):
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait([task])  # unlike `await task`, lets our own cancellation through
-    assert app.event_namespace is not None
-    manager._ensure_socket_record_task()
-    manager.ensure_lost_and_found_task(app.event_namespace.emit_update)
-    if isinstance(state_manager := app.state_manager, StateManagerRedis):
-        state_manager._ensure_lock_task()
-
-
-def forget_stale_socket_links(app: rx.App) -> int:
-    """Drops the `sid_to_token` links of closed tabs that Reflex 0.10 leaves behind; returns how
-    many. Its Redis token manager caches another worker's socket record when it looks a token
-    up (a push to a user's tabs looks up every one), and when that tab closes it forgets the
-    record but not its sid's link (`_handle_socket_record_del`): two strings a tab, for every tab
-    another worker served, kept by every worker for as long as it runs. A link is stale when its
-    token's record no longer names that sid and the sid is not connected here."""
-    namespace = app.event_namespace
-    assert namespace is not None and namespace.server is not None, "the app serves websockets once it has started"
-    manager = _token_manager(app)
-    stale = [
-        sid
-        for sid, token in manager.sid_to_token.items()
-        if ((record := manager.token_to_socket.get(token)) is None or record.sid != sid)
-        and not namespace.server.manager.is_connected(sid, namespace.namespace)
-    ]
-    for sid in stale:
-        del manager.sid_to_token[sid]
-    return len(stale)
-
-
-async def forget_closed_tabs(app: rx.App, tabs: RedisTabs) -> None:
-    """Removes a tab from the registry once Reflex deletes (or expires) its socket record.
-
-    Reflex stores `token_manager_socket_record_{token}` in Redis while a websocket is linked
-    and deletes it on disconnect; its keyspace notification is the disconnect signal every
-    worker sees. A record that is re-stored at once (Reflex keeps a live socket's record
-    alive) is checked with `is_token_connected` before the tab is dropped. Between reads, at
-    most every 2 s, the links Reflex leaves of closed tabs are dropped too.
-    """
-    redis = tabs.redis
-    await enable_keyspace_notifications(redis)
-    db = redis.get_connection_kwargs().get("db", 0)
-    prefix = RedisTokenManager._token_socket_record_prefix
-    token_manager = _token_manager(app)
-    async with redis.pubsub() as pubsub:
-        await pubsub.psubscribe(f"__keyspace@{db}__:{prefix}*")
-        links_checked_at = time.monotonic()
-        while True:
-            message = await pubsub.get_message(timeout=REFRESH_INTERVAL_S)  # listen() times out in 2 s
-            if time.monotonic() - links_checked_at >= REFRESH_INTERVAL_S:
-                forget_stale_socket_links(app)
-                links_checked_at = time.monotonic()
-            if message is None or message["type"] != "pmessage" or message["data"] not in (b"del", b"expired"):
-                continue
-            token = message["channel"].decode().split(":", 1)[1].removeprefix(prefix)
-            try:
-                if not await token_manager.is_token_connected(token):
-                    await tabs.remove(token)
-            except Exception:
-                log.exception("could not forget closed tab %s", token)
 
 
 def background(coroutine_function: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:

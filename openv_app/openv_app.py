@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterable
 
 import reflex as rx
 
-from openv_app import live, memory, metrics
+from openv_app import live, memory, metrics, reflex_tokens
 from openv_app.api.main import api
 from openv_app.api.security_headers import SecurityHeaders
 from openv_app.components.not_found import not_found
@@ -109,7 +109,7 @@ async def refresh_served_tabs() -> None:
 async def forget_closed_tabs() -> None:
     tabs = get_tab_registry()
     assert isinstance(tabs, RedisTabs)
-    await live.forget_closed_tabs(app, tabs)
+    await reflex_tokens.forget_closed_tabs(app, tabs)
 
 
 def open_websockets() -> Iterable[str]:

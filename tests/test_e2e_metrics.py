@@ -108,7 +108,7 @@ def test_the_backend_workers_run_on_jemalloc(prod_app):
 
 
 def test_the_apps_log_lines_are_json(prod_app):
-    # Each worker's first refresh of its tabs logs at INFO (openv_app.live).
+    # Each worker's first refresh of its tabs logs at INFO (openv_app.reflex_tokens, relinking).
     lines = [line for line in prod_app.log.read_text().splitlines() if '"logger": "openv_app.' in line]
     assert lines
     for line in lines:
