@@ -12,9 +12,9 @@ leaves python-engineio's handler frame in a reference cycle with its two tasks, 
 collection comes only after enough new objects, which a quiet worker does not make.
 Measured (bench/tab_memory.py, README, Tab memory): of 1,000 closed tabs' memory, 180 s after
 closing, one process held 50 % before any of this; now, on jemalloc with one-page slabs and
-CPython's free lists emptied, 9 % (one process) and 16 % (two workers with Redis) after a first
-burst: pages that its few survivors keep, which the next burst's tabs fill again (4 % and 2 %
-held after a second burst).
+CPython's free lists emptied, 10 % (one process) and 15–16 % (two workers with Redis) after a
+first burst: pages that its few survivors keep and jemalloc's records of the burst's pages, which
+the next bursts reuse (1 % and 3 % held after a second burst, 3 % after a third).
 """
 
 from __future__ import annotations
