@@ -56,6 +56,8 @@ NAMESPACE = "/_event"
 # opening them all at once.
 SETTLE_S = TRIM_INTERVAL_S + 5
 WARM_UP_TABS = 100
+# What Chromium asks for (Sec-WebSocket-Extensions), and what aiohttp's client offers with `compress=15`.
+CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
 
 
 class Row(NamedTuple):
@@ -86,15 +88,34 @@ def seed_library(database_url: str) -> None:
 
 
 def record_first_load(url: str) -> tuple[str, dict[str, Any], list[Any]]:
-    """The studio's token, its socket.io CONNECT auth and the events it sent while loading."""
+    """The studio's token, its socket.io CONNECT auth and the events it sent while loading.
+    Checks that Chromium offers the websocket extension the replayed tabs offer, and prints what
+    the server agreed to: a compressor kept per tab is backend memory too (openv_app/server.py)."""
     sent: list[str] = []
+    handshake: dict[str, str] = {}
     with launch_chromium() as browser:
         page = browser.new_page()
         page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(payload)))
+        devtools = page.context.new_cdp_session(page)
+        devtools.send("Network.enable")
+        devtools.on(
+            "Network.webSocketWillSendHandshakeRequest",
+            lambda event: handshake.setdefault("offered", extensions_header(event["request"])),
+        )
+        devtools.on(
+            "Network.webSocketHandshakeResponseReceived",
+            lambda event: handshake.setdefault("agreed", extensions_header(event["response"])),
+        )
         page.goto(url)
         page.wait_for_selector(".video-card")
         page.wait_for_timeout(2000)
         token = page.evaluate("() => window.sessionStorage.getItem('token')")
+    assert handshake.get("offered") == CHROMIUM_OFFER, (
+        f"Chromium offered {handshake.get('offered')!r}, the tabs {CHROMIUM_OFFER!r}"
+    )
+    print(
+        f"websocket extensions: Chromium offered {handshake['offered']!r}; the server agreed to {handshake.get('agreed')!r}"
+    )
     auth: dict[str, Any] = {}
     events: list[Any] = []
     for frame in sent:
@@ -108,6 +129,11 @@ def record_first_load(url: str) -> tuple[str, dict[str, Any], list[Any]]:
     return token, auth, events
 
 
+def extensions_header(message: dict[str, Any]) -> str:
+    headers = {name.lower(): value for name, value in message["headers"].items()}
+    return headers.get("sec-websocket-extensions", "")
+
+
 class ReplayedTab:
     """A websocket client that loads the studio as the recorded tab did, under its own token."""
 
@@ -115,7 +141,9 @@ class ReplayedTab:
         self.url, self.token = url, str(uuid.uuid4())
         swap = lambda value: json.loads(json.dumps(value).replace(token, self.token))  # noqa: E731
         self.auth, self.events = swap(auth), swap(events)
-        self.client = socketio.AsyncClient(reconnection=False)
+        # `compress=15` makes aiohttp offer CHROMIUM_OFFER: what the server agrees to then is
+        # what a browser's tab gets.
+        self.client = socketio.AsyncClient(reconnection=False, websocket_extra_options={"compress": 15})
         self.library_loaded = asyncio.Event()
         self.client.on("event", self._on_update, namespace=NAMESPACE)
 

@@ -25,9 +25,37 @@ import shlex
 import socket
 from typing import Any
 
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn_worker import UvicornH11Worker
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
 log = logging.getLogger(__name__)
+
+# Compression that keeps nothing between messages. Chromium asks every websocket for
+# permessage-deflate, and uvicorn agrees with context takeover, so each tab kept a zlib
+# compressor and decompressor for its whole life: 49 KB a tab (a worker's tab cost 122 KB at
+# 1,000 tabs with them, 71 KB without; README, Tab memory). Without takeover each message is
+# still compressed, by a compressor made for it and freed after it: the studio's first load
+# crosses the network in 23 % of its bytes (22 % with takeover), for the same time per message
+# (bench/ws_compression.py). uvicorn's window and memory settings are kept.
+TAB_DEFLATE = ServerPerMessageDeflateFactory(
+    server_no_context_takeover=True,
+    client_no_context_takeover=True,
+    server_max_window_bits=12,
+    client_max_window_bits=12,
+    compress_settings={"memLevel": 5},
+)
+
+
+class TabWebsocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets sans-I/O protocol with TAB_DEFLATE in place of its own compression
+    (uvicorn has only an on/off setting for it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.config.ws_per_message_deflate:
+            self.conn.available_extensions = [TAB_DEFLATE]
+
 
 # Seconds a stopping worker has to finish its requests before it is killed (gunicorn's default
 # is 30): open websockets are closed at once and their tabs reconnect to another worker.
@@ -36,9 +64,10 @@ GRACEFUL_TIMEOUT_S = 10
 
 class SansIOWebsocketsWorker(UvicornH11Worker):
     """Reflex's worker class (asyncio's loop, h11) with websockets' sans-I/O protocol: 57 KB per
-    idle websocket, where the legacy protocol that `auto` picks holds 123 KB (README, Tab memory)."""
+    idle websocket, where the legacy protocol that `auto` picks holds 123 KB (README, Tab memory);
+    its compression keeps nothing per tab (TAB_DEFLATE)."""
 
-    CONFIG_KWARGS: dict[str, Any] = {**UvicornH11Worker.CONFIG_KWARGS, "ws": "websockets-sansio"}
+    CONFIG_KWARGS: dict[str, Any] = {**UvicornH11Worker.CONFIG_KWARGS, "ws": TabWebsocketProtocol}
 
     def run(self) -> None:
         shared_sockets: list[Any] = self.sockets  # type: ignore[has-type]  # gunicorn's wrappers of the arbiter's sockets

@@ -9,8 +9,11 @@ import socket
 import pytest
 from pydantic import ValidationError
 from reflex.utils import exec as reflex_exec
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.frames import OP_TEXT, Frame
+from websockets.headers import parse_extension
 
-from openv_app.server import OUR_ARGS_VARIABLE, own_listener, serve_with_gunicorn
+from openv_app.server import OUR_ARGS_VARIABLE, TAB_DEFLATE, TabWebsocketProtocol, own_listener, serve_with_gunicorn
 from openv_app.settings import Settings
 
 
@@ -71,7 +74,23 @@ def test_gunicorn_loads_the_worker_class_named_and_it_serves_websockets_sans_io(
     serve_with_gunicorn(workers=2)
     named = next(arg for arg in os.environ["GUNICORN_CMD_ARGS"].split() if arg.startswith("--worker-class="))
     worker_class = load_class(named.removeprefix("--worker-class="))
-    assert worker_class.CONFIG_KWARGS["ws"] == "websockets-sansio"
+    assert worker_class.CONFIG_KWARGS["ws"] is TabWebsocketProtocol
+
+
+def test_a_tab_that_asks_for_compression_as_chromium_does_gets_it_with_nothing_kept_between_messages():
+    [(name, offered)] = parse_extension("permessage-deflate; client_max_window_bits")  # Chromium's header
+    assert name == TAB_DEFLATE.name
+    agreed, deflate = TAB_DEFLATE.process_request_params(offered, accepted_extensions=[])
+    assert ("server_no_context_takeover", None) in agreed and ("client_no_context_takeover", None) in agreed
+    assert isinstance(deflate, PerMessageDeflate)
+    assert not hasattr(deflate, "encoder") and not hasattr(deflate, "decoder")  # none while the tab idles
+
+    state = b'{"videos": [' + b", ".join(b'{"prompt": "a card", "status": "COMPLETED"}' for _ in range(24)) + b"]}"
+    sent = deflate.encode(Frame(OP_TEXT, state))
+    assert sent.rsv1 and len(sent.data) < len(state) / 4  # compressed all the same
+    assert not hasattr(deflate, "encoder")  # made for the message, gone after it
+    assert deflate.decode(sent).data == state  # a stream of its own: fresh zlib state reads it
+    assert not hasattr(deflate, "decoder")
 
 
 def listening_socket(reuse_port: bool) -> socket.socket:
