@@ -11,7 +11,8 @@ permessage-deflate, as the server and a browser would run it, under three settin
 - no context takeover: the app's (openv_app/server.py, TAB_DEFLATE): each message compressed by
   a compressor made for it.
 
-For each: the bytes the server sends and receives, the server's compression time per message it
+For each: the bytes the server sends and receives (those the tab sends made by websockets'
+compressor in the browser's role, not Chromium's), the server's compression time per message it
 sends, and what its side of one tab holds between messages (tracemalloc, which sees zlib's
 allocations, over 100 tabs).
 
@@ -30,13 +31,15 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import OP_TEXT, Frame
 
 from bench.tab_memory import seed_library
+from openv_app.server import TAB_DEFLATE
 from tests.support.browser import launch_chromium
 from tests.support.databases import bench_database
 from tests.support.processes import production_app
 
-# uvicorn's settings, which TAB_DEFLATE keeps: 4 KiB windows both ways, zlib's memLevel 5.
-WINDOW_BITS = 12
-COMPRESS_SETTINGS = {"memLevel": 5}
+# TAB_DEFLATE's windows and zlib settings, which are uvicorn's own too: the settings differ only in
+# context takeover.
+SERVER_WINDOW_BITS = TAB_DEFLATE.server_max_window_bits or 15
+TAB_WINDOW_BITS = TAB_DEFLATE.client_max_window_bits or 15
 TABS = 100
 REPEATS = 200
 
@@ -79,12 +82,18 @@ def as_bytes(payload: str | bytes) -> bytes:
     return payload.encode() if isinstance(payload, str) else payload
 
 
-def deflate(setting: Setting) -> tuple[PerMessageDeflate, PerMessageDeflate]:
-    """The server's side and the tab's side of one agreement."""
+def server_side(setting: Setting) -> PerMessageDeflate:
     no_takeover = not setting.takeover
-    server = PerMessageDeflate(no_takeover, no_takeover, WINDOW_BITS, WINDOW_BITS, COMPRESS_SETTINGS)
-    tab = PerMessageDeflate(no_takeover, no_takeover, WINDOW_BITS, WINDOW_BITS)
-    return server, tab
+    return PerMessageDeflate(
+        no_takeover, no_takeover, TAB_WINDOW_BITS, SERVER_WINDOW_BITS, TAB_DEFLATE.compress_settings
+    )
+
+
+def tab_side(setting: Setting) -> PerMessageDeflate:
+    """websockets' compressor in the browser's role, with zlib's default settings: Chromium's own
+    compressor may make other bytes of the tab's messages."""
+    no_takeover = not setting.takeover
+    return PerMessageDeflate(no_takeover, no_takeover, SERVER_WINDOW_BITS, TAB_WINDOW_BITS)
 
 
 def converse(setting: Setting, conversation: Conversation) -> tuple[PerMessageDeflate | None, int, int]:
@@ -92,7 +101,7 @@ def converse(setting: Setting, conversation: Conversation) -> tuple[PerMessageDe
     the tab and from the server."""
     if not setting.compressed:
         return None, sum(map(len, conversation.sent)), sum(map(len, conversation.received))
-    server, tab = deflate(setting)
+    server, tab = server_side(setting), tab_side(setting)
     return server, transmit(tab, server, conversation.sent), transmit(server, tab, conversation.received)
 
 
@@ -108,14 +117,15 @@ def encoded(side: PerMessageDeflate, messages: list[bytes]) -> list[Frame]:
     return [side.encode(Frame(OP_TEXT, message)) for message in messages]
 
 
-def compress_us_per_message(setting: Setting, messages: list[bytes]) -> float:
+def compress_us_per_message(setting: Setting, messages: list[bytes]) -> str:
+    """Per message the server sends; with context takeover, the compressor made for each
+    conversation (a tab's) is counted over its messages."""
     if not setting.compressed:
-        return 0.0
+        return "—"
     started = time.perf_counter()
     for _ in range(REPEATS):
-        server, _ = deflate(setting)
-        encoded(server, messages)
-    return (time.perf_counter() - started) / (REPEATS * len(messages)) * 1e6
+        encoded(server_side(setting), messages)
+    return f"{(time.perf_counter() - started) / (REPEATS * len(messages)) * 1e6:.1f}"
 
 
 def held_per_tab_kb(setting: Setting, conversation: Conversation) -> float:
@@ -143,7 +153,7 @@ def main() -> None:
         _, sent, received = converse(setting, conversation)
         print(
             f"{setting.name:<34}{received:>14,}{sent:>14,}"
-            f"{compress_us_per_message(setting, conversation.received):>12.1f}"
+            f"{compress_us_per_message(setting, conversation.received):>12}"
             f"{held_per_tab_kb(setting, conversation):>13.1f}"
         )
 

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 # compressor and decompressor for its whole life: 49 KB a tab (a worker's tab cost 122 KB at
 # 1,000 tabs with them, 71 KB without; README, Tab memory). Without takeover each message is
 # still compressed, by a compressor made for it and freed after it: the studio's first load
-# crosses the network in 23 % of its bytes (22 % with takeover), for the same time per message
-# (bench/ws_compression.py). uvicorn's window and memory settings are kept.
+# crosses the network in 23 % of its bytes (22 % with takeover), in the same time per message
+# (bench/ws_compression.py). The windows and zlib's memLevel are uvicorn's (websockets_sansio_impl.py):
+# follow them on an upgrade.
 TAB_DEFLATE = ServerPerMessageDeflateFactory(
     server_no_context_takeover=True,
     client_no_context_takeover=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import socket
@@ -9,6 +10,8 @@ import socket
 import pytest
 from pydantic import ValidationError
 from reflex.utils import exec as reflex_exec
+from uvicorn.config import Config
+from uvicorn.server import ServerState
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import OP_TEXT, Frame
 from websockets.headers import parse_extension
@@ -75,6 +78,17 @@ def test_gunicorn_loads_the_worker_class_named_and_it_serves_websockets_sans_io(
     named = next(arg for arg in os.environ["GUNICORN_CMD_ARGS"].split() if arg.startswith("--worker-class="))
     worker_class = load_class(named.removeprefix("--worker-class="))
     assert worker_class.CONFIG_KWARGS["ws"] is TabWebsocketProtocol
+
+
+def test_the_workers_websocket_protocol_offers_only_tab_deflate():
+    config = Config(app=lambda scope, receive, send: None, ws=TabWebsocketProtocol, lifespan="off")
+    config.load()
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = TabWebsocketProtocol(config, ServerState(), {}, _loop=loop)
+    finally:
+        loop.close()
+    assert protocol.conn.available_extensions == [TAB_DEFLATE]
 
 
 def test_a_tab_that_asks_for_compression_as_chromium_does_gets_it_with_nothing_kept_between_messages():
