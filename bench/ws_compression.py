@@ -25,7 +25,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import OP_TEXT, Frame
@@ -67,9 +67,9 @@ def record_first_load(url: str) -> Conversation:
     with launch_chromium() as browser:
         page = browser.new_page()
 
-        def watch(socket: object) -> None:
-            socket.on("framesent", lambda payload: conversation.sent.append(as_bytes(payload)))  # type: ignore[attr-defined]
-            socket.on("framereceived", lambda payload: conversation.received.append(as_bytes(payload)))  # type: ignore[attr-defined]
+        def watch(socket: Any) -> None:
+            socket.on("framesent", lambda payload: conversation.sent.append(as_bytes(payload)))
+            socket.on("framereceived", lambda payload: conversation.received.append(as_bytes(payload)))
 
         page.on("websocket", watch)
         page.goto(url)
