@@ -42,7 +42,7 @@ import socketio
 
 from openv_app.db import make_sync_engine
 from openv_app.memory import TRIM_INTERVAL_S
-from tests.support.browser import launch_chromium
+from tests.support.browser import WebsocketRecording, launch_chromium, record_websockets
 from tests.support.databases import bench_database
 from tests.support.factories import insert_videos, video_row
 from tests.support.metrics import scrape, total
@@ -87,51 +87,39 @@ def seed_library(database_url: str) -> None:
     engine.dispose()
 
 
-def record_first_load(url: str) -> tuple[str, dict[str, Any], list[Any]]:
-    """The studio's token, its socket.io CONNECT auth and the events it sent while loading.
-    Checks that Chromium offers the websocket extension the replayed tabs offer, and prints what
-    the server agreed to: a compressor kept per tab is backend memory too (openv_app/server.py)."""
-    sent: list[str] = []
-    handshake: dict[str, str] = {}
+def open_studio(url: str) -> tuple[str, WebsocketRecording]:
+    """Opens the studio in Chromium until its library has loaded: its token and what its
+    websocket said."""
     with launch_chromium() as browser:
         page = browser.new_page()
-        page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(payload)))
-        devtools = page.context.new_cdp_session(page)
-        devtools.send("Network.enable")
-        devtools.on(
-            "Network.webSocketWillSendHandshakeRequest",
-            lambda event: handshake.setdefault("offered", extensions_header(event["request"])),
-        )
-        devtools.on(
-            "Network.webSocketHandshakeResponseReceived",
-            lambda event: handshake.setdefault("agreed", extensions_header(event["response"])),
-        )
+        recording = record_websockets(page)
         page.goto(url)
         page.wait_for_selector(".video-card")
         page.wait_for_timeout(2000)
         token = page.evaluate("() => window.sessionStorage.getItem('token')")
-    assert handshake.get("offered") == CHROMIUM_OFFER, (
-        f"Chromium offered {handshake.get('offered')!r}, the tabs {CHROMIUM_OFFER!r}"
+    return token, recording
+
+
+def record_first_load(url: str) -> tuple[str, dict[str, Any], list[Any]]:
+    """The studio's token, its socket.io CONNECT auth and the events it sent while loading.
+    Checks that Chromium offers the websocket extension the replayed tabs offer, and prints what
+    the server agreed to: a compressor kept per tab is backend memory too (openv_app/server.py)."""
+    token, recording = open_studio(url)
+    assert recording.offered[:1] == [CHROMIUM_OFFER], (
+        f"Chromium offered {recording.offered}, the tabs {CHROMIUM_OFFER!r}"
     )
-    print(
-        f"websocket extensions: Chromium offered {handshake['offered']!r}; the server agreed to {handshake.get('agreed')!r}"
-    )
+    print(f"websocket extensions: Chromium offered {CHROMIUM_OFFER!r}; the server agreed to {recording.agreed[0]!r}")
     auth: dict[str, Any] = {}
     events: list[Any] = []
-    for frame in sent:
+    for frame in recording.sent:
         if frame.startswith(f"40{NAMESPACE},"):
             auth = json.loads(frame.removeprefix(f"40{NAMESPACE},"))
         elif frame.startswith(f"42{NAMESPACE},"):
             name, payload = json.loads(frame.removeprefix(f"42{NAMESPACE},"))
             if name == "event":
                 events.append(payload)
-    assert auth, f"no CONNECT packet among {len(sent)} frames"
+    assert auth, f"no CONNECT packet among {len(recording.sent)} frames"
     return token, auth, events
-
-
-def extensions_header(message: dict[str, Any]) -> str:
-    headers = {name.lower(): value for name, value in message["headers"].items()}
-    return headers.get("sec-websocket-extensions", "")
 
 
 class ReplayedTab:

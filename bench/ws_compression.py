@@ -25,14 +25,13 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import OP_TEXT, Frame
 
-from bench.tab_memory import seed_library
+from bench.tab_memory import open_studio, seed_library
 from openv_app.server import TAB_DEFLATE
-from tests.support.browser import launch_chromium
 from tests.support.databases import bench_database
 from tests.support.processes import production_app
 
@@ -63,19 +62,8 @@ SETTINGS = [
 
 
 def record_first_load(url: str) -> Conversation:
-    conversation = Conversation([], [])
-    with launch_chromium() as browser:
-        page = browser.new_page()
-
-        def watch(socket: Any) -> None:
-            socket.on("framesent", lambda payload: conversation.sent.append(as_bytes(payload)))
-            socket.on("framereceived", lambda payload: conversation.received.append(as_bytes(payload)))
-
-        page.on("websocket", watch)
-        page.goto(url)
-        page.wait_for_selector(".video-card")
-        page.wait_for_timeout(2000)
-    return conversation
+    _, recording = open_studio(url)
+    return Conversation(list(map(as_bytes, recording.sent)), list(map(as_bytes, recording.received)))
 
 
 def as_bytes(payload: str | bytes) -> bytes:

@@ -6,6 +6,7 @@ import os
 import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -65,6 +66,44 @@ LIVE = "[data-live='true']"
 SOCKET_RECORD = "token_manager_socket_record_{}"
 CARD_STATUS_JS = """([prompt, status]) => [...document.querySelectorAll('.video-card')]
     .some(card => card.textContent.includes(prompt) && card.dataset.status === status)"""
+
+
+@dataclass
+class WebsocketRecording:
+    """What a page's websockets sent and received (text frames as str), and the
+    Sec-WebSocket-Extensions each handshake offered and got agreed."""
+
+    sent: list[Any] = field(default_factory=list)
+    received: list[Any] = field(default_factory=list)
+    offered: list[str] = field(default_factory=list)
+    agreed: list[str] = field(default_factory=list)
+
+
+def record_websockets(page: Any) -> WebsocketRecording:
+    """Records from now on; Playwright hands the frames over while the caller waits on the page."""
+    recording = WebsocketRecording()
+
+    def watch(socket: Any) -> None:  # Playwright takes Python functions only, not list.append
+        socket.on("framesent", lambda payload: recording.sent.append(payload))
+        socket.on("framereceived", lambda payload: recording.received.append(payload))
+
+    page.on("websocket", watch)
+    devtools = page.context.new_cdp_session(page)  # Playwright does not show handshake headers
+    devtools.send("Network.enable")
+    devtools.on(
+        "Network.webSocketWillSendHandshakeRequest",
+        lambda event: recording.offered.append(extensions_header(event["request"])),
+    )
+    devtools.on(
+        "Network.webSocketHandshakeResponseReceived",
+        lambda event: recording.agreed.append(extensions_header(event["response"])),
+    )
+    return recording
+
+
+def extensions_header(message: dict[str, Any]) -> str:
+    headers = {name.lower(): value for name, value in message["headers"].items()}
+    return headers.get("sec-websocket-extensions", "")
 
 
 def goto_live(page: Any, url: str) -> Any:
