@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes.util
 import gc
 import json
@@ -204,7 +205,7 @@ def test_tabs_that_closed_unseen_are_collected_after_a_while(monkeypatch):
 
 def test_free_lists_are_emptied_once_the_heap_has_fallen_and_stopped_falling(monkeypatch):
     collections = []
-    monkeypatch.setattr(memory.gc, "collect", lambda: collections.append(heap.in_use))
+    monkeypatch.setattr(memory, "empty_free_lists", lambda: collections.append(heap.in_use))
     heap = FakeHeap()
     emptier = FreeListEmptier(heap, threshold_bytes=8 * MB)
     looks = []
@@ -215,6 +216,33 @@ def test_free_lists_are_emptied_once_the_heap_has_fallen_and_stopped_falling(mon
         looks.append(emptier.empty_once_heap_settles())
     assert looks == [False, False, False, False, False, False, True, False, False, False]
     assert collections == [120]
+
+
+async def test_asyncios_kept_future_iterators_are_freed_and_new_ones_kept_instead():
+    future = asyncio.get_running_loop().create_future()
+    # 255 iterators made and freed, as at the end of a burst: asyncio keeps them for reuse.
+    burst = [future.__await__() for _ in range(memory.FUTURE_ITERATORS_KEPT)]
+    kept_from_burst = {id(iterator) for iterator in burst}
+    del burst
+    reused = future.__await__()
+    assert id(reused) in kept_from_burst  # what the next await gets: one of the burst's
+    del reused
+    memory.renew_future_iterators(asyncio.get_running_loop())
+    after = [future.__await__() for _ in range(memory.FUTURE_ITERATORS_KEPT)]
+    assert not kept_from_burst & {id(iterator) for iterator in after}
+    future.cancel()
+
+
+async def test_names_that_cpythons_type_cache_holds_are_let_go_with_the_free_lists():
+    class Looked:
+        pass
+
+    name = "".join(["a_name_made_", "at_run_time"])  # a new string, as C code's lookups make
+    before = sys.getrefcount(name)
+    assert not hasattr(Looked(), name)
+    assert sys.getrefcount(name) > before  # the type cache holds it
+    memory.empty_free_lists()
+    assert sys.getrefcount(name) == before
 
 
 def test_start_up_objects_leave_the_collectors_reach_and_start_up_garbage_is_freed_first():
