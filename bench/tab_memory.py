@@ -240,6 +240,13 @@ def report(rows: list[Row]) -> None:
     print(f"grown over all rounds (warmed up to the end): {last.rss - warmed.rss:.1f} MB")
 
 
+def slow_lock_warnings(log: Path) -> int:
+    """How often a worker was slow enough under the bursts (this host's cores run the tabs'
+    clients too) that Reflex warned of a state lock held too long: each warning is rendered by
+    rich, whose caches then keep its text, so a run with many holds more after its burst."""
+    return log.read_text(errors="replace").count("held too long")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Backend memory per open tab.")
     parser.add_argument("--redis", action="store_true", help="Redis and 2 backend workers")
@@ -264,6 +271,7 @@ def main() -> None:
                 auth, events = {}, []
             print(f"recorded the studio's first load: hydrate + {len(events)} events")
             report(asyncio.run(measure(url, token, auth, events, args.redis, args.rounds)))
+        print(f"Reflex's 'lock held too long' warnings in the app's log: {slow_lock_warnings(log)}")
 
 
 if __name__ == "__main__":

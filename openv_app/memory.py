@@ -11,10 +11,11 @@ And some of it is not freed at all until Python's cycle collector runs: a closed
 leaves python-engineio's handler frame in a reference cycle with its two tasks, and a full
 collection comes only after enough new objects, which a quiet worker does not make.
 Measured (bench/tab_memory.py, README, Tab memory): of 1,000 closed tabs' memory, 180 s after
-closing, one process held 50 % before any of this; now, on jemalloc with one-page slabs and
-CPython's free lists emptied, 10 % (one process) and 15–16 % (two workers with Redis) after a
-first burst: pages that its few survivors keep and jemalloc's records of the burst's pages, which
-the next bursts reuse (1 % and 3 % held after a second burst, 3 % after a third).
+closing, one process held 50 % before any of this; now, on jemalloc with one-page slabs, and with
+what CPython keeps for reuse let go once the heap settles (its free lists, asyncio's future
+iterators, its type cache's names), 8 % (one process) and 11–12 % (two workers with Redis) after
+a first burst: pages that its few survivors keep and jemalloc's records of the burst's pages,
+which the next bursts reuse (1 % and 3 % held after a second burst, 3 % after a third).
 """
 
 from __future__ import annotations
@@ -277,10 +278,12 @@ def empty_free_lists() -> None:
     `email.utils.formatdate`, python-socketio's `"on_" + event`) makes a new name each time: a
     burst leaves hundreds of them, 64 bytes each, on its pages (tracemalloc on a worker 180 s
     after 1,000 tabs had closed). `sys._clear_type_cache` is CPython's documented way to drop
-    them; the cache fills again with the next lookups."""
+    them (3.13 deprecates it for `sys._clear_internal_caches`, which clears it too); the cache
+    fills again with the next lookups."""
     gc.collect()
     renew_future_iterators(asyncio.get_running_loop())
-    sys._clear_type_cache()
+    clear_internal_caches = getattr(sys, "_clear_internal_caches", None) or sys._clear_type_cache
+    clear_internal_caches()
 
 
 def freeze_start_up_objects() -> None:
