@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import BlockingConnectionPool
 from reflex.utils import prerequisites
 
-from openv_app import memory
+from openv_app import interpreter_caches, memory
 from openv_app.memory import (
     JEMALLOC_CONF,
     PAGE_SIZE,
@@ -218,22 +218,23 @@ def test_free_lists_are_emptied_once_the_heap_has_fallen_and_stopped_falling(mon
     assert collections == [120]
 
 
-async def test_asyncios_kept_future_iterators_are_freed_and_new_ones_kept_instead():
-    future = asyncio.get_running_loop().create_future()
+def test_asyncios_kept_future_iterators_are_freed_and_new_ones_kept_instead():
+    loop = asyncio.new_event_loop()  # not run: the iterators' list is the process's, not a loop's
+    future = loop.create_future()
     # 255 iterators made and freed, as at the end of a burst: asyncio keeps them for reuse.
-    burst = [future.__await__() for _ in range(memory.FUTURE_ITERATORS_KEPT)]
+    burst = [future.__await__() for _ in range(interpreter_caches.FUTURE_ITERATORS_KEPT)]
     kept_from_burst = {id(iterator) for iterator in burst}
     del burst
     reused = future.__await__()
     assert id(reused) in kept_from_burst  # what the next await gets: one of the burst's
     del reused
-    memory.renew_future_iterators(asyncio.get_running_loop())
-    after = [future.__await__() for _ in range(memory.FUTURE_ITERATORS_KEPT)]
+    interpreter_caches.renew_future_iterators(loop)
+    after = [future.__await__() for _ in range(interpreter_caches.FUTURE_ITERATORS_KEPT)]
     assert not kept_from_burst & {id(iterator) for iterator in after}
-    future.cancel()
+    loop.close()
 
 
-async def test_names_that_cpythons_type_cache_holds_are_let_go_with_the_free_lists():
+def test_names_that_cpythons_type_cache_holds_are_let_go():
     class Looked:
         pass
 
@@ -241,7 +242,7 @@ async def test_names_that_cpythons_type_cache_holds_are_let_go_with_the_free_lis
     before = sys.getrefcount(name)
     assert not hasattr(Looked(), name)
     assert sys.getrefcount(name) > before  # the type cache holds it
-    memory.empty_free_lists()
+    interpreter_caches.clear_type_cache()
     assert sys.getrefcount(name) == before
 
 
