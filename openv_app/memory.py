@@ -27,7 +27,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from openv_app.interpreter_caches import empty_free_lists
@@ -225,13 +225,13 @@ class ClosedConnectionCollector:
         return True
 
 
-class FreeListEmptier:
-    """CPython keeps objects it frees for reuse: up to 2,000 tuples of each length below 20, and
-    some lists, dicts and floats. After a burst of tabs has gone, those are the last objects the
-    burst freed, scattered over the pages it took, and each keeps a page (measured: 1.6 MB of RSS
-    back at a collection that found 53 unreachable objects). They are emptied (`empty_free_lists`)
-    once the heap in use has fallen by `threshold_bytes` from its peak and stopped falling (less
-    than a megabyte in a look), so not while closed tabs' states still expire."""
+class BurstSettling:
+    """Tells when what a burst of tabs left behind is to be let go: once the heap in use has fallen
+    by `threshold_bytes` from its peak and stopped falling (less than a megabyte in a look), so
+    not while closed tabs' states still expire. What is let go then (`let_go_of_burst`): objects
+    that CPython keeps for reuse and connections the pools opened during the burst, each the last
+    of the burst on its pages, each page kept for it (measured: 1.6 MB of RSS back at a
+    collection that found 53 unreachable objects)."""
 
     SETTLED_BYTES = 2**20
 
@@ -239,15 +239,21 @@ class FreeListEmptier:
         self.heap, self.threshold_bytes = heap, threshold_bytes
         self._peak = self._last = heap.in_use_bytes()
 
-    def empty_once_heap_settles(self) -> bool:
+    def just_settled(self) -> bool:
         in_use = self.heap.in_use_bytes()
         settled = self._last - in_use < self.SETTLED_BYTES
         self._peak, self._last = max(self._peak, in_use), in_use
         if not settled or self._peak - in_use < self.threshold_bytes:
             return False
-        empty_free_lists()
-        self._peak = self._last = self.heap.in_use_bytes()
+        self._peak = in_use  # what is let go now is less than a burst: it does not count as one
         return True
+
+
+async def let_go_of_burst(close_idle_connections: Callable[[], Awaitable[None]]) -> None:
+    """Connections first: closing them frees objects that the collection in `empty_free_lists`
+    then finds in cycles, and makes future iterators that it swaps out."""
+    await close_idle_connections()
+    empty_free_lists()
 
 
 def freeze_start_up_objects() -> None:
@@ -260,25 +266,29 @@ def freeze_start_up_objects() -> None:
 
 
 async def return_freed_memory_periodically(
-    open_connections: Callable[[], Iterable[str]], report_heap_in_use: Callable[[int], None]
+    open_connections: Callable[[], Iterable[str]],
+    report_heap_in_use: Callable[[int], None],
+    close_idle_connections: Callable[[], Awaitable[None]],
 ) -> None:
     """A lifespan task: tabs close and their states expire one by one, so it looks on a timer.
     `open_connections` gives the ids of the worker's open websockets; `report_heap_in_use` gets
     malloc's bytes in use at start and after each look (the operator's split of the worker's RSS:
-    Python's objects and C libraries' buffers there; code, libraries and thread stacks outside)."""
+    Python's objects and C libraries' buffers there; code, libraries and thread stacks outside);
+    `close_idle_connections` closes the pools' idle connections once a burst has settled (they
+    open again on next use)."""
     if os.environ.get("PYTHONMALLOC") != "malloc":
         log.info("PYTHONMALLOC is not 'malloc': memory of closed tabs stays in Python's arenas (README, Tab memory)")
     freeze_start_up_objects()
     collector = ClosedConnectionCollector(open_connections)
     heap = load_heap()
     trimmer = HeapTrimmer(heap) if heap else None
-    emptier = FreeListEmptier(heap) if heap else None
+    settling = BurstSettling(heap) if heap else None
     while True:
         if heap:
             report_heap_in_use(heap.in_use_bytes())
         await asyncio.sleep(TRIM_INTERVAL_S)
         collector.collect_if_closed()
-        if emptier:
-            emptier.empty_once_heap_settles()
+        if settling and settling.just_settled():
+            await let_go_of_burst(close_idle_connections)
         if trimmer:
             trimmer.trim_if_freed()

@@ -118,8 +118,15 @@ def open_websockets() -> Iterable[str]:
     return namespace.sid_to_token if namespace else ()
 
 
+async def close_idle_connections() -> None:
+    await get_job_service().close_idle_database_connections()
+    await get_tab_registry().close_idle_connections()
+    for redis in reflex_tokens.reflex_redis_clients(app):
+        await redis.connection_pool.disconnect(inuse_connections=False)
+
+
 async def return_freed_memory() -> None:
-    await memory.return_freed_memory_periodically(open_websockets, metrics.observe_heap_in_use)
+    await memory.return_freed_memory_periodically(open_websockets, metrics.observe_heap_in_use, close_idle_connections)
 
 
 @contextlib.asynccontextmanager

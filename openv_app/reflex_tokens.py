@@ -16,6 +16,7 @@ import logging
 import time
 
 import reflex as rx
+from redis.asyncio import Redis
 from reflex.istate.manager.redis import StateManagerRedis, enable_keyspace_notifications
 from reflex.utils.token_manager import RedisTokenManager, TokenManager
 
@@ -31,6 +32,17 @@ LISTEN_TIMEOUT_S = 2.0
 def token_manager(app: rx.App) -> TokenManager:
     assert app.event_namespace is not None, "the app serves websockets once it has started"
     return app.event_namespace._token_manager
+
+
+def reflex_redis_clients(app: rx.App) -> list[Redis]:
+    """Reflex's own Redis clients, each with its pool: its state manager's and its token
+    manager's (none without Redis)."""
+    clients = []
+    if isinstance(state_manager := app.state_manager, StateManagerRedis):
+        clients.append(state_manager.redis)
+    if isinstance(manager := token_manager(app), RedisTokenManager):
+        clients.append(manager.redis)
+    return clients
 
 
 async def relink_reflex_after_redis_loss(app: rx.App, served: list[str]) -> None:

@@ -84,6 +84,11 @@ class TabRegistry(Protocol):
 
     async def aclose(self) -> None: ...
 
+    async def close_idle_connections(self) -> None:
+        """Connections to the shared store that no command uses now close; they open again on
+        next use (after a burst of tabs: openv_app/memory.py)."""
+        ...
+
     async def is_reachable(self) -> bool | None:
         """Whether the shared store answers now; None when there is none (one process)."""
         ...
@@ -130,6 +135,9 @@ class MemoryTabs:
     async def aclose(self) -> None:
         pass
 
+    async def close_idle_connections(self) -> None:
+        pass
+
     async def is_reachable(self) -> bool | None:
         return None
 
@@ -146,6 +154,9 @@ class RedisTabs:
 
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+    async def close_idle_connections(self) -> None:
+        await self.redis.connection_pool.disconnect(inuse_connections=False)
 
     async def is_reachable(self) -> bool | None:
         try:

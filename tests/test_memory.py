@@ -10,24 +10,28 @@ import os
 import subprocess
 import sys
 import weakref
+from types import SimpleNamespace
 
+import httpx
 import psutil
 import pytest
-from redis.asyncio import BlockingConnectionPool
+from redis.asyncio import BlockingConnectionPool, Redis
 from reflex.utils import prerequisites
 
-from openv_app import interpreter_caches, memory
+from openv_app import interpreter_caches, memory, reflex_tokens
 from openv_app.memory import (
     JEMALLOC_CONF,
     PAGE_SIZE,
+    BurstSettling,
     ClosedConnectionCollector,
-    FreeListEmptier,
     GlibcHeap,
     HeapTrimmer,
     cap_reflex_redis_connections,
     freeze_start_up_objects,
     preload_jemalloc,
 )
+from openv_app.tabs import redis_tabs
+from tests.support.loops import in_own_loop
 
 MB = 2**20
 
@@ -203,19 +207,16 @@ def test_tabs_that_closed_unseen_are_collected_after_a_while(monkeypatch):
         gc.enable()
 
 
-def test_free_lists_are_emptied_once_the_heap_has_fallen_and_stopped_falling(monkeypatch):
-    collections = []
-    monkeypatch.setattr(memory, "empty_free_lists", lambda: collections.append(heap.in_use))
+def test_a_burst_is_let_go_once_the_heap_has_fallen_and_stopped_falling():
     heap = FakeHeap()
-    emptier = FreeListEmptier(heap, threshold_bytes=8 * MB)
+    settling = BurstSettling(heap, threshold_bytes=8 * MB)
     looks = []
     # Heap in use at each look, MB: 1,000 tabs open; close (connections freed, then states
-    # expiring over three looks); settled: emptied once; small ups and downs after: not again.
+    # expiring over three looks); settled: let go once; small ups and downs after: not again.
     for in_use in (130, 195, 140, 138, 126, 120, 120, 119, 121, 118):
         heap.in_use = in_use
-        looks.append(emptier.empty_once_heap_settles())
+        looks.append(settling.just_settled())
     assert looks == [False, False, False, False, False, False, True, False, False, False]
-    assert collections == [120]
 
 
 def test_asyncios_kept_future_iterators_are_freed_and_new_ones_kept_instead():
@@ -257,3 +258,55 @@ def test_start_up_objects_leave_the_collectors_reach_and_start_up_garbage_is_fre
         assert not any(obj is kept for obj in gc.get_objects())  # frozen: in no generation a collection walks
     finally:
         gc.unfreeze()
+
+
+def test_the_database_pools_connections_close_after_a_burst_and_open_again_on_next_use(app_factory):
+    app = app_factory()
+    pool = lambda: app.service.db.engine.pool  # noqa: E731  (replaced by the close)
+    assert httpx.get(f"{app.url}/api/health").status_code == 200
+    assert pool().checkedin() >= 1
+    app.run(app.service.close_idle_database_connections())
+    assert pool().checkedin() == 0
+    assert httpx.get(f"{app.url}/api/health").status_code == 200
+    assert pool().checkedin() == 1
+
+
+@in_own_loop
+async def test_redis_connections_a_burst_opened_close_after_it_and_open_again_on_next_use(redis_url):
+    name = f"openv-test-idle-{os.getpid()}"
+    observer = Redis.from_url(redis_url)
+    tabs = redis_tabs(f"{redis_url}?client_name={name}", max_connections=4)
+
+    async def connected() -> int:
+        return sum(client["name"] == name for client in await observer.client_list())
+
+    try:
+        await asyncio.gather(*(tabs.redis.set(f"openv-test:idle:{n}", n, ex=30) for n in range(50)))
+        assert await connected() == 4
+        await tabs.close_idle_connections()
+        assert await connected() == 0
+        assert await tabs.redis.get("openv-test:idle:7") == b"7"
+        assert await connected() == 1
+    finally:
+        await tabs.aclose()
+        await observer.aclose()
+
+
+@in_own_loop
+async def test_reflex_s_own_redis_clients_are_its_state_managers_and_its_token_managers(redis_url):
+    from reflex.istate.manager.memory import StateManagerMemory
+    from reflex.istate.manager.redis import StateManagerRedis
+    from reflex.utils.token_manager import LocalTokenManager, RedisTokenManager
+
+    state_redis, token_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    with_redis = SimpleNamespace(
+        state_manager=StateManagerRedis(redis=state_redis),
+        event_namespace=SimpleNamespace(_token_manager=RedisTokenManager(token_redis)),
+    )
+    assert reflex_tokens.reflex_redis_clients(with_redis) == [state_redis, token_redis]
+    one_process = SimpleNamespace(
+        state_manager=StateManagerMemory(), event_namespace=SimpleNamespace(_token_manager=LocalTokenManager())
+    )
+    assert reflex_tokens.reflex_redis_clients(one_process) == []
+    await state_redis.aclose()
+    await token_redis.aclose()

@@ -77,6 +77,11 @@ class JobService:
         await self.storage.aclose()
         await self.db.engine.dispose()
 
+    async def close_idle_database_connections(self) -> None:
+        """The pool's connections close now and open again on next use (after a burst of tabs:
+        openv_app/memory.py). SQLAlchemy gives a new pool; connections in use close when returned."""
+        await self.db.engine.dispose()
+
     async def _notify(self, video: Video) -> None:
         for listener in self.listeners:
             try:
