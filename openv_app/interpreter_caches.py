@@ -1,10 +1,11 @@
 """What CPython keeps for reuse after a burst of tabs and no collection frees, let go on demand.
 
 The last objects a burst freed stay where the burst put them, each keeping a page of the worker's
-memory (openv_app/memory.py, `FreeListEmptier`, runs `empty_free_lists` once the heap settles):
+memory (openv_app/memory.py, `let_go_of_burst`, runs `empty_free_lists` once the heap settles):
 CPython's free lists, asyncio's future iterators and the names in CPython's type attribute cache.
 A census of a worker 180 s after 1,000 tabs had closed (README, Tab memory, "What no collection
-frees") found 1,950-2,490 allocations of the burst alive, of which only 670-890 any object reached.
+frees") found 1,950-2,490 allocations of the burst alive, of which only 670-890 any object reached
+(most of those: connections the pools opened during the burst, which memory.py closes).
 """
 
 from __future__ import annotations

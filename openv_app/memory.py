@@ -12,10 +12,10 @@ leaves python-engineio's handler frame in a reference cycle with its two tasks, 
 collection comes only after enough new objects, which a quiet worker does not make.
 Measured (bench/tab_memory.py, README, Tab memory): of 1,000 closed tabs' memory, 180 s after
 closing, one process held 50 % before any of this; now, on jemalloc with one-page slabs, and with
-what CPython keeps for reuse let go once the heap settles (its free lists, asyncio's future
-iterators, its type cache's names), 8 % (one process) and 11–12 % (two workers with Redis) after
-a first burst: pages that its few survivors keep and jemalloc's records of the burst's pages,
-which the next bursts reuse (1 % and 3 % held after a second burst, 3 % after a third).
+what CPython keeps for reuse (its free lists, asyncio's future iterators, its type cache's names)
+and the connections the pools opened during the burst let go once the heap settles, 8 % (one
+process) and 5–6 % (two workers with Redis) after a first burst: pages that its few survivors
+keep and jemalloc's records of the burst's pages, which the next bursts reuse.
 """
 
 from __future__ import annotations
@@ -251,8 +251,12 @@ class BurstSettling:
 
 async def let_go_of_burst(close_idle_connections: Callable[[], Awaitable[None]]) -> None:
     """Connections first: closing them frees objects that the collection in `empty_free_lists`
-    then finds in cycles, and makes future iterators that it swaps out."""
-    await close_idle_connections()
+    then finds in cycles, and makes future iterators that it swaps out. A pool that fails to
+    close (Redis away) stops neither the rest nor this task."""
+    try:
+        await close_idle_connections()
+    except Exception:
+        log.warning("could not close idle connections after a burst", exc_info=True)
     empty_free_lists()
 
 

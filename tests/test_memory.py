@@ -310,3 +310,16 @@ async def test_reflex_s_own_redis_clients_are_its_state_managers_and_its_token_m
     assert reflex_tokens.reflex_redis_clients(one_process) == []
     await state_redis.aclose()
     await token_redis.aclose()
+
+
+@in_own_loop
+async def test_a_pool_that_fails_to_close_after_a_burst_leaves_the_rest_to_run(monkeypatch, caplog):
+    emptied = []
+    monkeypatch.setattr(memory, "empty_free_lists", lambda: emptied.append(True))
+
+    async def redis_away() -> None:
+        raise ConnectionError("Redis is away")
+
+    await memory.let_go_of_burst(redis_away)
+    assert emptied == [True]
+    assert "could not close idle connections" in caplog.text

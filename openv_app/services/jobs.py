@@ -78,8 +78,9 @@ class JobService:
         await self.db.engine.dispose()
 
     async def close_idle_database_connections(self) -> None:
-        """The pool's connections close now and open again on next use (after a burst of tabs:
-        openv_app/memory.py). SQLAlchemy gives a new pool; connections in use close when returned."""
+        """The pool's idle connections close now and new ones open on next use (after a burst of
+        tabs: openv_app/memory.py). SQLAlchemy starts a new pool; a connection in use stays with
+        the old one and is closed once that is collected."""
         await self.db.engine.dispose()
 
     async def _notify(self, video: Video) -> None:
