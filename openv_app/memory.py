@@ -13,8 +13,8 @@ collection comes only after enough new objects, which a quiet worker does not ma
 Measured (bench/tab_memory.py, README, Tab memory): of 1,000 closed tabs' memory, 180 s after
 closing, one process held 50 % before any of this; now, on jemalloc with one-page slabs, and with
 what CPython keeps for reuse (its free lists, asyncio's future iterators, its type cache's names)
-and the connections the pools opened during the burst let go once the heap settles, 8 % (one
-process) and 5–6 % (two workers with Redis) after a first burst: pages that its few survivors
+and the connections the pools opened during the burst let go once the heap settles, 7 % (one
+process) and 5–8 % (two workers with Redis) after a first burst: pages that its few survivors
 keep and jemalloc's records of the burst's pages, which the next bursts reuse.
 """
 
